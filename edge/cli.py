@@ -1,0 +1,119 @@
+"""The `edge` command line: parses, calls the Python API, prints. Nothing else lives here."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from edge.errors import EdgeError
+from edge.models.registry import suggest
+
+EXIT_USER_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line with a close-match suggestion and exit code 2."""
+
+    def error(self, message: str):
+        if "invalid choice:" in message:
+            bad = message.split("invalid choice:", 1)[1].split("(")[0].strip().strip("'")
+            choices = [a.dest for a in self._subparsers._group_actions[0]._choices_actions] if self._subparsers else []
+            message = f"unknown command {bad!r}.{suggest(bad, choices)} Run 'edge --help' for the commands."
+        print(f"edge: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR)
+
+
+def _version() -> str:
+    from edge import __version__
+    return __version__
+
+
+def cmd_list(args) -> int:
+    from edge.api import describe_models, describe_targets
+    models = describe_models(args.family)
+    targets = describe_targets()
+    if args.json:
+        print(json.dumps({"models": models, "targets": targets}, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(title="models")
+    for col in ("name", "family", "params", "GMACs", "input"):
+        table.add_column(col, justify="right" if col in ("params", "GMACs", "input") else "left")
+    for m in models:
+        table.add_row(m["name"], m["family"], f"{m['params']:,}", f"{m['gmacs']:.3f}", f"{m['input_size']} px")
+    console = Console()
+    console.print(table)
+    ttable = Table(title="targets")
+    for col in ("name", "artifact", "export", "run here", "why not"):
+        ttable.add_column(col)
+    for t in targets:
+        yes = lambda ok: "[green]yes[/]" if ok else "[red]no[/]"  # noqa: E731
+        ttable.add_row(t["name"], t["suffix"], yes(t["can_export"]), yes(t["can_run"]), t["reason"])
+    console.print(ttable)
+    return 0
+
+
+def cmd_info(args) -> int:
+    from edge.api import describe_model
+    info = describe_model(args.model, num_classes=args.num_classes, input_size=args.input_size, weights=args.weights)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{info['name']}  ({info['family']})")
+    print(f"  params        {info['params']:,}")
+    print(f"  GMACs         {info['gmacs']:.3f} at {info['input_size']} px")
+    print(f"  classes       {info['num_classes']}")
+    print(f"  preprocessing resize {info['config']['interpolation']}, mean {info['config']['mean']}, "
+          f"std {info['config']['std']}")
+    print(f"  weights       {info['weights'] or 'random init'}")
+    return 0
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="zoo name (see 'edge list') or a factory 'pkg.module:function'")
+    p.add_argument("--weights", help="safetensors or state_dict file (read without unpickling objects)")
+    p.add_argument("--num-classes", type=int, help="classifier width (default: 1000 for zoo models)")
+    p.add_argument("--input-size", type=int, help="square input size in pixels (default: the model's own)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="edge", description="Take hybrid vision models onto phones: export to "
+                     "ExecuTorch/XNNPACK, LiteRT, Core ML and ONNX; verify each artifact; profile it.")
+    parser.add_argument("--version", action="version", version=f"edge {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("list", help="zoo models (params, GMACs, input size) and targets available here",
+                       description="List the zoo's models with parameter counts and GMACs, and the "
+                       "export targets with whether this machine can export/run them and why not.")
+    p.add_argument("--family", help="only this family (mobilevit, fasternet, iformer)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="one model: params, GMACs, preprocessing; checks that weights load",
+                       description="Build a model (zoo name or factory), load its weights if given, and print "
+                       "its parameter count, GMACs and preprocessing.")
+    add_model_options(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        return args.func(args)
+    except EdgeError as e:
+        print(f"edge: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("edge: interrupted; no partial artifact was left under a final name.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Building blocks shared by the zoo families.
+
+`attention` and `PartialConv` are the two operations the product singles out: every family
+calls them here, so one place decides how they are computed (eager fast path now, custom ops
+that each backend lowers its own way later).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """Fold an inference-mode BatchNorm into the preceding convolution (returns a new conv)."""
+    fused = nn.Conv2d(
+        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+        conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode,
+    ).to(conv.weight.device, conv.weight.dtype)
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    with torch.no_grad():
+        fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+        bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+        fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
+    return fused
+
+
+class ConvNormAct(nn.Sequential):
+    """Conv (no bias) + BatchNorm + optional activation; `fuse()` folds the BN away."""
+
+    def __init__(self, in_chs, out_chs, kernel_size=1, stride=1, groups=1, act: type[nn.Module] | None = nn.SiLU,
+                 padding: int | None = None):
+        padding = (kernel_size - 1) // 2 if padding is None else padding
+        layers = [nn.Conv2d(in_chs, out_chs, kernel_size, stride, padding, groups=groups, bias=False),
+                  nn.BatchNorm2d(out_chs)]
+        if act is not None:
+            layers.append(act())
+        super().__init__(*layers)
+
+    def fuse(self) -> None:
+        if isinstance(self[1], nn.BatchNorm2d):
+            self[0] = fuse_conv_bn(self[0], self[1])
+            self[1] = nn.Identity()
+
+
+def fuse_all(model: nn.Module) -> nn.Module:
+    """Fold every foldable BatchNorm in place (the single reparameterize step of the zoo)."""
+    model.eval()
+    for module in list(model.modules()):
+        fuse = getattr(module, "fuse", None)
+        if callable(fuse) and module is not model:
+            fuse()
+    return model
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+    """Softmax attention over the token axis: q, k, v are (groups, heads, tokens, head_dim).
+
+    "groups" are whatever local sets attend among themselves (MobileViT patch-grid positions,
+    windows, or the batch for global attention). Eager uses PyTorch's fused kernel.
+    """
+    return F.scaled_dot_product_attention(q, k, v, scale=scale)
+
+
+class PartialConv(nn.Module):
+    """FasterNet's PConv: a k×k conv on the first C/n_div channels, the rest passed through."""
+
+    def __init__(self, dim: int, n_div: int = 4, kernel_size: int = 3):
+        super().__init__()
+        if dim % n_div:
+            raise ValueError(f"PartialConv needs dim divisible by n_div. Got dim={dim}, n_div={n_div}.")
+        self.dim_conv = dim // n_div
+        self.dim_untouched = dim - self.dim_conv
+        self.conv = nn.Conv2d(self.dim_conv, self.dim_conv, kernel_size, 1, (kernel_size - 1) // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1, x2 = torch.split(x, [self.dim_conv, self.dim_untouched], dim=1)
+        return torch.cat((self.conv(x1), x2), dim=1)

@@ -1,0 +1,165 @@
+"""MobileViT v1 (Mehta & Rastegari, ICLR 2022), configured as in ml-cvnets.
+
+MobileNetV2 blocks for the early stages; in stages 3-5 a MobileViT block: local 3x3 conv,
+1x1 projection to the transformer width, pre-LN transformer layers over "patch-grid" groups
+(2x2 patches: the pixels at the same offset inside every patch attend to each other), 1x1
+projection back, and a 3x3 fusion conv over [input, output]. SiLU everywhere, 4 heads.
+
+Measured here (1000 classes, 256 px): xxs 1,272,024 params / 0.329 GMACs,
+xs 2,317,848 / 0.909, s 5,578,632 / 1.823 — the reference counts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from edge.models.layers import ConvNormAct, attention, fuse_all
+from edge.models.registry import ModelConfig, register_model
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block: 1x1 expand, 3x3 depthwise, 1x1 linear projection."""
+
+    def __init__(self, in_chs: int, out_chs: int, stride: int, expansion: float):
+        super().__init__()
+        mid = int(round(in_chs * expansion))
+        self.use_residual = stride == 1 and in_chs == out_chs
+        self.expand = ConvNormAct(in_chs, mid, 1)
+        self.depthwise = ConvNormAct(mid, mid, 3, stride, groups=mid)
+        self.project = ConvNormAct(mid, out_chs, 1, act=None)
+
+    def forward(self, x):
+        y = self.project(self.depthwise(self.expand(x)))
+        return x + y if self.use_residual else y
+
+
+class MultiHeadSelfAttention(nn.Module):
+    def __init__(self, dim: int, num_heads: int):
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):  # x: (groups, tokens, dim)
+        g, n, c = x.shape
+        qkv = self.qkv(x).reshape(g, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        out = attention(qkv[0], qkv[1], qkv[2])
+        return self.proj(out.transpose(1, 2).reshape(g, n, c))
+
+
+class TransformerLayer(nn.Module):
+    """Pre-norm transformer layer: LN + MHSA, LN + FFN (SiLU)."""
+
+    def __init__(self, dim: int, ffn_dim: int, num_heads: int):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = MultiHeadSelfAttention(dim, num_heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.SiLU(), nn.Linear(ffn_dim, dim))
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.ffn(self.norm2(x))
+
+
+def unfold_patch_grid(x: torch.Tensor, patch: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B*patch*patch, H*W/patch^2, C): one group per offset inside a patch."""
+    b, c, h, w = x.shape
+    x = x.reshape(b, c, h // patch, patch, w // patch, patch).permute(0, 3, 5, 2, 4, 1)
+    return x.reshape(b * patch * patch, (h // patch) * (w // patch), c)
+
+
+def fold_patch_grid(x: torch.Tensor, batch: int, height: int, width: int, patch: int) -> torch.Tensor:
+    """Inverse of `unfold_patch_grid`."""
+    c = x.shape[-1]
+    x = x.reshape(batch, patch, patch, height // patch, width // patch, c).permute(0, 5, 3, 1, 4, 2)
+    return x.reshape(batch, c, height, width)
+
+
+class MobileViTBlock(nn.Module):
+    def __init__(self, chs: int, dim: int, ffn_dim: int, depth: int, num_heads: int = 4, patch: int = 2):
+        super().__init__()
+        self.patch = patch
+        self.local = ConvNormAct(chs, chs, 3)
+        self.to_tokens = nn.Conv2d(chs, dim, 1, bias=False)
+        self.transformer = nn.Sequential(*[TransformerLayer(dim, ffn_dim, num_heads) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.from_tokens = ConvNormAct(dim, chs, 1)
+        self.fusion = ConvNormAct(2 * chs, chs, 3)
+
+    def forward(self, x):
+        b, _, h, w = x.shape
+        y = self.to_tokens(self.local(x))
+        tokens = self.norm(self.transformer(unfold_patch_grid(y, self.patch)))
+        y = self.from_tokens(fold_patch_grid(tokens, b, h, w, self.patch))
+        return self.fusion(torch.cat((x, y), dim=1))
+
+
+@dataclass(frozen=True)
+class MobileViTSpec:
+    channels: tuple[int, int, int, int, int]  # outputs of stages 1-5
+    dims: tuple[int, int, int]                # transformer widths, stages 3-5
+    expansion: float
+    depths: tuple[int, int, int] = (2, 4, 3)
+    stem: int = 16
+
+
+class MobileViT(nn.Module):
+    def __init__(self, spec: MobileViTSpec, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        c1, c2, c3, c4, c5 = spec.channels
+        e = spec.expansion
+        self.stem = ConvNormAct(3, spec.stem, 3, 2)
+        stages = [
+            nn.Sequential(InvertedResidual(spec.stem, c1, 1, e)),
+            nn.Sequential(InvertedResidual(c1, c2, 2, e), InvertedResidual(c2, c2, 1, e),
+                          InvertedResidual(c2, c2, 1, e)),
+        ]
+        prev = c2
+        for chs, dim, depth in zip((c3, c4, c5), spec.dims, spec.depths):
+            stages.append(nn.Sequential(InvertedResidual(prev, chs, 2, e),
+                                        MobileViTBlock(chs, dim, 2 * dim, depth)))
+            prev = chs
+        self.stages = nn.Sequential(*stages)
+        self.head_conv = ConvNormAct(c5, min(4 * c5, 960), 1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(min(4 * c5, 960), config.num_classes)
+
+    def forward(self, x):
+        x = self.head_conv(self.stages(self.stem(x)))
+        return self.classifier(torch.flatten(self.pool(x), 1))
+
+    def reparameterize(self) -> "MobileViT":
+        return fuse_all(self)
+
+
+def _build(name: str, spec: MobileViTSpec, num_classes: int, input_size: int | None, **kwargs) -> MobileViT:
+    if kwargs:
+        raise TypeError(f"{name} got unexpected options: {', '.join(sorted(kwargs))}.")
+    size = input_size or 256
+    if size % 64:
+        raise ValueError(f"{name} needs an input size divisible by 64 (2x2 patches at stride 32). Got {size}.")
+    return MobileViT(spec, ModelConfig(name=name, family="mobilevit", input_size=size, num_classes=num_classes,
+                                       mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), interpolation="bilinear",
+                                       crop_pct=0.9))
+
+
+@register_model
+def mobilevit_xxs(num_classes: int = 1000, input_size: int | None = None, **kwargs):
+    return _build("mobilevit_xxs", MobileViTSpec((16, 24, 48, 64, 80), (64, 80, 96), 2.0), num_classes, input_size,
+                  **kwargs)
+
+
+@register_model
+def mobilevit_xs(num_classes: int = 1000, input_size: int | None = None, **kwargs):
+    return _build("mobilevit_xs", MobileViTSpec((32, 48, 64, 80, 96), (96, 120, 144), 4.0), num_classes, input_size,
+                  **kwargs)
+
+
+@register_model
+def mobilevit_s(num_classes: int = 1000, input_size: int | None = None, **kwargs):
+    return _build("mobilevit_s", MobileViTSpec((32, 64, 96, 128, 160), (144, 192, 240), 4.0), num_classes,
+                  input_size, **kwargs)

@@ -1,0 +1,5 @@
+"""Core ML ML Program (.mlpackage, iOS 17+). Converts anywhere; runs only on macOS."""
+from edge.targets.base import Target
+
+TARGET = Target("coreml", ".mlpackage", "Core ML ML Program, iOS 17+", "coreml",
+                export_modules=("coremltools",), run_modules=("coremltools",), run_platforms=("Darwin",))

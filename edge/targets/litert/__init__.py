@@ -1,0 +1,5 @@
+"""LiteRT (formerly TFLite): .tflite files for Android."""
+from edge.targets.base import Target
+
+TARGET = Target("litert", ".tflite", "LiteRT / TFLite (Android)", "litert",
+                export_modules=("litert_torch",), run_modules=("ai_edge_litert",))

@@ -1,0 +1,5 @@
+"""ExecuTorch with the XNNPACK delegate: .pte files for Android and iOS."""
+from edge.targets.base import Target
+
+TARGET = Target("xnnpack", ".pte", "ExecuTorch with the XNNPACK delegate (Android, iOS)", "xnnpack",
+                export_modules=("executorch",), run_modules=("executorch",))

@@ -1,9 +1,12 @@
 """The Target: one object per phone backend that tells the whole story of that backend."""
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import platform
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -24,8 +27,14 @@ class Target:
     extra: str                        # the pip extra that installs its SDK
     export_modules: tuple[str, ...]   # Python modules the converter needs
     run_modules: tuple[str, ...]      # Python modules the verifying runtime needs
+    exporter: str = ""                # "module:function" taking an ExportJob, returning an ExportOutcome
+    quants: tuple[str, ...] = ("fp32",)
     run_platforms: tuple[str, ...] = ("Linux", "Darwin", "Windows")
-    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def load_exporter(self) -> Callable[["ExportJob"], "ExportOutcome"]:
+        """Import the converter only when it is used, so `import edge` never loads an SDK."""
+        module, _, fn = self.exporter.partition(":")
+        return getattr(importlib.import_module(module), fn)
 
     def availability(self) -> Availability:
         """Lazy check (no SDK import): what this machine can do with the target, and why not."""
@@ -40,3 +49,27 @@ class Target:
             return Availability(True, False, f"export only: {', '.join(missing)} not installed "
                                              f"(pip install 'edge[{self.extra}]')")
         return Availability(True, True, "")
+
+
+@dataclass
+class ExportJob:
+    """Everything a target's exporter needs; it writes exactly `out_path` (a temporary name)."""
+
+    name: str                  # artifact stem: <model>-<target>-<quant>
+    model: Any                 # nn.Module, eval mode, reparameterized, fp32
+    program: Any               # torch.export.ExportedProgram of `model` on `example_inputs`
+    example_inputs: tuple
+    quant: str
+    out_path: Path
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class ExportOutcome:
+    """What an exporter reports besides the artifact file."""
+
+    coverage: dict = field(default_factory=dict)       # what the backend takes / leaves out, and why
+    fallbacks: list = field(default_factory=list)      # rewrites applied (filled by the fallbacks issue)
+    extra_files: dict = field(default_factory=dict)    # final suffix -> temporary path (e.g. ".ort")
+    validation: dict = field(default_factory=dict)     # checks done without a runtime (Core ML)
+    notes: list = field(default_factory=list)

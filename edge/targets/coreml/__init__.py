@@ -2,4 +2,5 @@
 from edge.targets.base import Target
 
 TARGET = Target("coreml", ".mlpackage", "Core ML ML Program, iOS 17+", "coreml",
-                export_modules=("coremltools",), run_modules=("coremltools",), run_platforms=("Darwin",))
+                export_modules=("coremltools",), exporter="edge.targets.coreml.exporter:export_mlpackage", quants=("fp32", "fp16"),
+                run_modules=("coremltools",), run_platforms=("Darwin",))

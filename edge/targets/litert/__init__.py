@@ -2,4 +2,5 @@
 from edge.targets.base import Target
 
 TARGET = Target("litert", ".tflite", "LiteRT / TFLite (Android)", "litert",
-                export_modules=("litert_torch",), run_modules=("ai_edge_litert",))
+                export_modules=("litert_torch",), exporter="edge.targets.litert.exporter:export_tflite", quants=("fp32", "fp16"),
+                run_modules=("ai_edge_litert",))

@@ -2,4 +2,5 @@
 from edge.targets.base import Target
 
 TARGET = Target("onnx", ".onnx", "ONNX + .ort for ONNX Runtime Mobile", "onnx",
-                export_modules=("onnx", "onnxscript"), run_modules=("onnxruntime",))
+                export_modules=("onnx", "onnxscript"), exporter="edge.targets.onnx.exporter:export_onnx", quants=("fp32",),
+                run_modules=("onnxruntime",))

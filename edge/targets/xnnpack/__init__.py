@@ -2,4 +2,5 @@
 from edge.targets.base import Target
 
 TARGET = Target("xnnpack", ".pte", "ExecuTorch with the XNNPACK delegate (Android, iOS)", "xnnpack",
-                export_modules=("executorch",), run_modules=("executorch",))
+                export_modules=("executorch",), exporter="edge.targets.xnnpack.exporter:export_pte", quants=("fp32",),
+                run_modules=("executorch",))

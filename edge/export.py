@@ -1,0 +1,223 @@
+"""The export pipeline: model -> torch.export -> per target: convert, verify, manifest.
+
+Every artifact is written under a temporary name, run in its runtime (or validated where it
+cannot run) and only then renamed to `<model>-<target>-<quant>.<ext>` with its manifest beside
+it. A failure or Ctrl-C leaves nothing under a final name.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from edge.errors import EdgeError, ExportError
+from edge.manifest import (SCHEMA_ID, preprocessing_of, sha256_of, size_of, tool_versions, validate_manifest,
+                           value_range_of, write_json_atomic)
+from edge.prepare import PreparedModel, prepare
+from edge.quiet import captured_output
+from edge.targets import TARGETS, Target, resolve_targets
+from edge.targets.base import ExportJob, ExportOutcome
+from edge.verify import COSINE_BOUNDS, compare, summarize
+
+QUANTS = ("fp32", "fp16")  # int8 arrives with the quantization issue
+RUNTIME_OF = {"xnnpack": "executorch", "litert": "litert", "coreml": "coreml", "onnx": "onnxruntime"}
+PACKAGES_OF = {"xnnpack": ("executorch",), "litert": ("litert-torch", "ai-edge-litert", "ai-edge-quantizer"),
+               "coreml": ("coremltools",), "onnx": ("onnx", "onnxscript", "onnxslim", "onnxruntime")}
+
+Progress = Callable[[str, str], None]  # (target name, step description)
+
+
+@dataclass
+class ExportResult:
+    target: str
+    path: Path                  # the artifact
+    manifest_path: Path
+    manifest: dict
+    seconds: float
+
+
+def export(model_or_name, example_inputs=None, target: str = "xnnpack", quant: str = "fp32", out_dir=".",
+           **options) -> ExportResult:
+    """Export one model to one target. Options: name, num_classes, input_size, weights, labels, progress."""
+    targets = resolve_targets(target)
+    if len(targets) != 1:
+        raise EdgeError(f"export() takes one target; {target!r} names {len(targets)}. Use export_targets().")
+    return export_targets(model_or_name, example_inputs, targets=target, quant=quant, out_dir=out_dir,
+                          **options)[0]
+
+
+def export_targets(model_or_name, example_inputs=None, targets="all", quant: str = "fp32", out_dir=".", *,
+                   name: str | None = None, num_classes: int | None = None, input_size: int | None = None,
+                   weights=None, labels: list[str] | None = None, progress: Progress | None = None,
+                   keep_going: bool = False) -> list[ExportResult]:
+    """Export to several targets from one torch.export; with keep_going, failed targets raise at the end."""
+    chosen = resolve_targets(targets)
+    check_request(chosen, quant)
+    out = prepare_out_dir(out_dir)
+    say = progress or (lambda target, step: None)
+    say("model", "building and exporting with torch.export")
+    prepared = prepare(model_or_name, example_inputs, name=name, num_classes=num_classes,
+                       input_size=input_size, weights=weights)
+    if labels is not None and len(labels) != prepared.config.num_classes:
+        raise EdgeError(f"{len(labels)} labels given for a model with {prepared.config.num_classes} classes.")
+    results, failures = [], []
+    for target in chosen:
+        try:
+            results.append(export_one(prepared, target, quant, out, labels, say))
+        except ExportError as e:
+            if not keep_going:
+                raise
+            failures.append(f"{target.name}: {e}")
+            say(target.name, f"FAILED: {e}")
+    if failures:
+        raise ExportError(f"{len(failures)} of {len(chosen)} targets failed: " + " | ".join(failures))
+    return results
+
+
+def check_request(targets: list[Target], quant: str) -> None:
+    if quant not in QUANTS:
+        raise EdgeError(f"unknown --quant {quant!r}; choose one of {', '.join(QUANTS)}.")
+    for t in targets:
+        if quant not in t.quants:
+            raise EdgeError(f"target {t.name} does not offer {quant} (it offers {', '.join(t.quants)}); "
+                            f"drop it from --target or choose another --quant.")
+        avail = t.availability()
+        if not avail.can_export:
+            raise EdgeError(f"target {t.name} cannot export on this machine: {avail.reason}.")
+
+
+def prepare_out_dir(out_dir) -> Path:
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".edge-write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise EdgeError(f"cannot write to output folder {str(out)!r} ({e.strerror or e}); choose another with -o.") from None
+    return out
+
+
+def export_one(prepared: PreparedModel, target: Target, quant: str, out: Path, labels, say: Progress,
+               quiet: bool = True) -> ExportResult:
+    start = time.perf_counter()
+    stem = f"{prepared.name}-{target.name}-{quant}"
+    tmp = out / f".{stem}.partial-{os.getpid()}{target.suffix}"
+    temporaries: list[Path] = [tmp]
+    try:
+        say(target.name, "converting")
+        job = ExportJob(stem, prepared.model, prepared.program, prepared.example_inputs, quant, tmp)
+        try:
+            with captured_output(quiet):
+                outcome: ExportOutcome = target.load_exporter()(job)
+        except (EdgeError, KeyboardInterrupt):
+            raise
+        except Exception as e:  # converters raise anything; name the target and the converter's reason
+            raise ExportError(f"{target.name} conversion of {prepared.name} failed: "
+                              f"{(str(e).strip().splitlines() or [type(e).__name__])[0][:300]}") from e
+        temporaries += list(outcome.extra_files.values())
+        say(target.name, "verifying against eager")
+        with captured_output(quiet):
+            parity = verify_artifact(prepared, target, quant, tmp, outcome)
+        finals = {target.suffix: out / f"{stem}{target.suffix}"}
+        finals.update({suffix: out / f"{stem}{suffix}" for suffix in outcome.extra_files})
+        manifest = build_manifest(prepared, target, quant, tmp, finals, outcome, parity, labels)
+        validate_manifest(manifest)
+        for suffix, final in finals.items():
+            _replace(outcome.extra_files.get(suffix, tmp), final)
+        manifest_path = out / f"{stem}.json"
+        write_json_atomic(manifest_path, manifest)
+        say(target.name, "done")
+        return ExportResult(target.name, finals[target.suffix], manifest_path, manifest,
+                            round(time.perf_counter() - start, 2))
+    finally:
+        for path in temporaries:
+            _remove(path)
+            if path.parent != out and path.parent.name.startswith(".ort-"):
+                shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def verify_artifact(prepared: PreparedModel, target: Target, quant: str, path: Path, outcome: ExportOutcome) -> dict:
+    """Run the artifact (and runnable companions) on the verification inputs; fail below the bound."""
+    avail = target.availability()
+    if not avail.can_run:
+        parity = {"status": "not_run", "reason": avail.reason}
+        if outcome.validation:
+            parity["validation"] = outcome.validation
+        return parity
+    parity = _run_and_compare(prepared, path, quant)
+    companions = {s.lstrip("."): _run_and_compare(prepared, p, quant)
+                  for s, p in outcome.extra_files.items() if s in (".ort",)}
+    if companions:
+        parity["extra_files"] = companions
+    bad = [n for n, p in [("artifact", parity)] + list(companions.items()) if p["status"] != "passed"]
+    if bad:
+        worst = min([parity] + list(companions.values()), key=lambda p: p["cosine"])
+        raise ExportError(f"{target.name} {quant} artifact of {prepared.name} failed verification: cosine "
+                          f"{worst['cosine']:.6f} to eager is below {COSINE_BOUNDS[quant]} "
+                          f"(max abs error {worst['max_abs_error']:.3g}); no artifact was written.")
+    return parity
+
+
+def _run_and_compare(prepared: PreparedModel, path: Path, quant: str) -> dict:
+    from runtimes import open_session
+    session = open_session(path)
+    per_sample = []
+    for x, ref in zip(prepared.verify_inputs, prepared.eager_outputs):
+        out = session.run([x.numpy()])[0]
+        per_sample.append(compare(ref.numpy(), out))
+    return summarize(per_sample, quant)
+
+
+def build_manifest(prepared: PreparedModel, target: Target, quant: str, tmp: Path, finals: dict,
+                   outcome: ExportOutcome, parity: dict, labels) -> dict:
+    cfg = prepared.config
+    x = prepared.example_inputs[0]
+    out_shape = list(prepared.eager_outputs[0].shape)
+    extras = {suffix.strip(".").split(".")[0]: {"file": finals[suffix].name, "sha256": sha256_of(p),
+                                                "size_bytes": size_of(p)}
+              for suffix, p in outcome.extra_files.items()}
+    return {
+        "schema": SCHEMA_ID,
+        "artifact": {"file": finals[target.suffix].name, "format": target.suffix.lstrip("."),
+                     "sha256": sha256_of(tmp), "size_bytes": size_of(tmp), "extra_files": extras},
+        "model": {"name": prepared.name, "family": cfg.family, "params": prepared.params, "gmacs": prepared.gmacs,
+                  "config": cfg.to_dict()},
+        "target": {"name": target.name, "runtime": RUNTIME_OF[target.name], "description": target.description},
+        "quant": {"scheme": quant},
+        "inputs": [{"name": "input", "shape": list(x.shape), "dtype": "float32", "layout": "NCHW",
+                    "value_range": value_range_of(cfg)}],
+        "outputs": [{"name": "logits", "shape": out_shape, "dtype": "float32",
+                     "kind": "logits" if len(out_shape) == 2 else "tensor"}],
+        "preprocessing": preprocessing_of(cfg),
+        "labels": list(labels) if labels is not None else None,
+        "parity": parity,
+        "coverage": outcome.coverage or {"backend": target.name},
+        "fallbacks": outcome.fallbacks,
+        "versions": tool_versions(PACKAGES_OF[target.name]),
+        "notes": outcome.notes,
+    }
+
+
+def _replace(src: Path, dst: Path) -> None:
+    """Rename into place; a folder artifact (.mlpackage) replaces an older one of the same name."""
+    if src.is_dir() and dst.exists():
+        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, old)
+        os.replace(src, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dst)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+__all__ = ["ExportResult", "export", "export_targets", "TARGETS"]

@@ -1,0 +1,88 @@
+"""Get a model ready for every target once: build, fold, torch.export, eager reference outputs."""
+from __future__ import annotations
+
+import copy
+import traceback
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from edge.errors import ExportError
+from edge.loading import build_model, model_config
+from edge.models.registry import ModelConfig
+from edge.models.stats import count_macs, count_params
+from edge.preprocess import verification_inputs
+
+
+@dataclass
+class PreparedModel:
+    name: str
+    config: ModelConfig
+    model: nn.Module                 # reparameterized copy, eval, fp32
+    example_inputs: tuple
+    program: torch.export.ExportedProgram
+    verify_inputs: list[torch.Tensor]
+    eager_outputs: list[torch.Tensor]  # of the model as given (before folding), on verify_inputs
+    params: int
+    gmacs: float
+
+
+def prepare(model_or_name, example_inputs=None, *, name: str | None = None, num_classes: int | None = None,
+            input_size: int | None = None, weights=None) -> PreparedModel:
+    given = build_model(model_or_name, num_classes=num_classes, input_size=input_size, weights=weights)
+    if example_inputs is not None:
+        example_inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
+        if len(example_inputs) != 1 or example_inputs[0].ndim != 4:
+            raise ExportError("example_inputs must be one NCHW image tensor, e.g. torch.randn(1, 3, 224, 224).")
+        input_size = input_size or int(example_inputs[0].shape[-1])
+    config = model_config(given, input_size, name=name or (model_or_name if isinstance(model_or_name, str)
+                                                           and ":" not in model_or_name else None))
+    if example_inputs is None:
+        example_inputs = (torch.zeros(1, config.in_chans, config.input_size, config.input_size),)
+    verify = verification_inputs(config, in_chans=int(example_inputs[0].shape[1]))
+    with torch.no_grad():
+        eager = [given(x) for x in verify]
+    model = copy.deepcopy(given).eval()  # never rewrite the caller's module in place
+    if callable(getattr(model, "reparameterize", None)):
+        model = model.reparameterize()
+    program = export_program(model, example_inputs)
+    return PreparedModel(name=config.name, config=config, model=model, example_inputs=example_inputs,
+                         program=program, verify_inputs=verify, eager_outputs=eager,
+                         params=count_params(given), gmacs=round(count_macs(given, config.input_size,
+                                                                            config.in_chans) / 1e9, 4))
+
+
+def export_program(model: nn.Module, example_inputs: tuple) -> torch.export.ExportedProgram:
+    """torch.export (non-strict); a failure names the submodule whose code could not be traced."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.export.export(model, example_inputs, strict=False)
+    except Exception as e:  # torch.export raises many unrelated types; all mean "cannot export"
+        where = _failing_submodule(model, e)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        hint = (" Data-dependent control flow (an `if` on tensor values) cannot be exported; "
+                "use torch.where or torch.cond." if "data-dependent" in str(e).lower() or "guard" in str(e).lower()
+                else "")
+        raise ExportError(f"torch.export failed in {where}: {first[:300]}.{hint}") from None
+
+
+def _failing_submodule(model: nn.Module, exc: BaseException) -> str:
+    """The deepest submodule of `model` whose forward is on the failing stack, with file:line."""
+    names = {id(m): n for n, m in model.named_modules()}
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, nn.Module) and id(owner) in names:
+            found = (names[id(owner)] or "the model's top level", type(owner).__name__,
+                     f"{frame.f_code.co_filename}:{tb.tb_lineno}")
+        tb = tb.tb_next
+    if found is None:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if "site-packages" not in f.filename]
+        return f"{type(model).__name__} ({frames[-1].filename}:{frames[-1].lineno})" if frames else type(model).__name__
+    name, cls, loc = found
+    return f"module '{name}' ({cls}, {loc})"

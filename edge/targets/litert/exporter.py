@@ -1,0 +1,54 @@
+"""torch.export program -> LiteRT .tflite through litert-torch (fp16: weights cast by ai-edge-quantizer)."""
+from __future__ import annotations
+
+from edge.targets.base import ExportJob, ExportOutcome
+
+
+def export_tflite(job: ExportJob) -> ExportOutcome:
+    import litert_torch
+
+    # litert-torch re-exports a module; the program's module carries any rewrite applied to the graph.
+    # It was captured in eval mode but reports training=True (and refuses .eval()): clear the stale flag.
+    module = job.program.module()
+    for sub in module.modules():
+        sub.training = False
+    edge_model = litert_torch.convert(module, job.example_inputs)
+    flatbuffer = bytes(edge_model.model_content())
+    notes = []
+    if job.quant == "fp16":
+        flatbuffer = _cast_weights_fp16(flatbuffer)
+        notes.append("fp16: weights stored as float16 (dequantized to fp32 on CPU; used as fp16 by the GPU delegate)")
+    job.out_path.write_bytes(flatbuffer)
+    return ExportOutcome(coverage=tflite_op_inventory(flatbuffer), notes=notes)
+
+
+def _cast_weights_fp16(flatbuffer: bytes) -> bytes:
+    from ai_edge_quantizer import quantizer
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+    from ai_edge_quantizer.qtyping import TFLOperationName
+
+    q = quantizer.Quantizer(bytearray(flatbuffer))
+    q.add_weight_only_config(regex=".*", operation_name=TFLOperationName.ALL_SUPPORTED, num_bits=16,
+                             algorithm_key=AlgorithmName.FLOAT_CASTING)
+    return bytes(q.quantize().quantized_model)
+
+
+def tflite_op_inventory(flatbuffer: bytes) -> dict:
+    """Builtin op counts and the highest tensor rank of a .tflite model (read from its flatbuffer)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    counts: dict[str, int] = {}
+    max_rank = 0
+    for graph in model.subgraphs:
+        for op in graph.operators:
+            code = model.operatorCodes[op.opcodeIndex]
+            builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+            name = names.get(builtin, f"op_{builtin}") if builtin != schema.BuiltinOperator.CUSTOM \
+                else f"CUSTOM:{code.customCode.decode()}"
+            counts[name] = counts.get(name, 0) + 1
+        for tensor in graph.tensors:
+            max_rank = max(max_rank, len(tensor.shape) if tensor.shape is not None else 0)
+    return {"backend": "litert", "ops": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
+            "max_tensor_rank": max_rank}

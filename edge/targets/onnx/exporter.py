@@ -1,0 +1,51 @@
+"""torch.export program -> .onnx (torch.onnx dynamo exporter, simplified by onnxslim) + .ort for ORT Mobile."""
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from edge.targets.base import ExportJob, ExportOutcome
+
+OPSET = 18
+
+
+def export_onnx(job: ExportJob) -> ExportOutcome:
+    import onnx
+    import onnxslim
+    import torch
+
+    program = job.program
+    with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates every step on stdout
+        onnx_program = torch.onnx.export(program, job.example_inputs, dynamo=True, opset_version=OPSET,
+                                         input_names=["input"], output_names=["logits"], verbose=False)
+    model = onnx_program.model_proto
+    before = len(model.graph.node)
+    model = onnxslim.slim(model)
+    onnx.checker.check_model(model)
+    onnx.save_model(model, str(job.out_path))
+    coverage = {"backend": "onnx", "opset": OPSET, "nodes_before_simplify": before,
+                "nodes": len(model.graph.node), "ops": dict(Counter(n.op_type for n in model.graph.node).most_common())}
+    ort_path, config_path = _convert_to_ort(job.out_path, job.name)
+    return ExportOutcome(coverage=coverage, extra_files={".ort": ort_path, ".required_operators.config": config_path})
+
+
+def _convert_to_ort(onnx_path: Path, stem: str) -> tuple[Path, Path]:
+    """ORT Mobile's format and the operator list a reduced ORT build needs (onnxruntime's own tool)."""
+    from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
+
+    work = Path(tempfile.mkdtemp(prefix=".ort-", dir=onnx_path.parent))
+    staged = work / f"{stem}.onnx"
+    staged.symlink_to(onnx_path.resolve())
+    with contextlib.redirect_stdout(io.StringIO()):
+        convert_onnx_models_to_ort(staged, output_dir=work, optimization_styles=[OptimizationStyle.Fixed])
+    ort_files = list(work.glob("*.ort"))
+    configs = list(work.glob("*.config"))
+    if len(ort_files) != 1 or len(configs) != 1:
+        raise RuntimeError(f"ORT conversion produced {[p.name for p in work.iterdir()]}, expected one .ort and one .config")
+    # the tool writes the (temporary) folder it ran in into the config's comment; keep only file names
+    lines = configs[0].read_text().splitlines()
+    configs[0].write_text("\n".join(ln if not ln.startswith("# - ") else f"# - {Path(ln[4:]).name}" for ln in lines) + "\n")
+    return ort_files[0], configs[0]

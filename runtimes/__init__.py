@@ -1,0 +1,32 @@
+"""Runtime adapters: load and run an artifact file on this machine. Knows nothing of models."""
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+from runtimes.base import RuntimeUnavailable, Session, SessionInfo, TensorSpec
+from runtimes.formats import ArtifactError, check_complete, detect_format
+
+
+def open_session(path: str | Path, threads: int | None = None) -> Session:
+    """Check the file's header, then load it in the runtime its format needs."""
+    fmt = detect_format(path)
+    check_complete(path, fmt)
+    if fmt == "pte":
+        from runtimes.executorch_rt import ExecuTorchSession
+        return ExecuTorchSession(path, threads)
+    if fmt == "tflite":
+        from runtimes.litert_rt import LiteRTSession
+        return LiteRTSession(path, threads)
+    if fmt in ("onnx", "ort"):
+        from runtimes.onnxruntime_rt import OnnxRuntimeSession
+        return OnnxRuntimeSession(path, threads)
+    if platform.system() != "Darwin":
+        raise RuntimeUnavailable("Core ML models run only on macOS/iOS; on this machine a .mlpackage can be "
+                                 "validated but not run.")
+    from runtimes.coreml_rt import CoreMLSession
+    return CoreMLSession(path, threads)
+
+
+__all__ = ["ArtifactError", "RuntimeUnavailable", "Session", "SessionInfo", "TensorSpec", "detect_format",
+           "open_session"]

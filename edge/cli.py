@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from edge.errors import EdgeError
 from edge.models.registry import suggest
@@ -70,6 +71,90 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from edge.export import export_targets
+    request = export_request(args)
+    console = _stderr_console()
+    start = time.perf_counter()
+
+    def progress(target: str, step: str) -> None:
+        if not args.json:
+            console.print(f"[dim]{time.perf_counter() - start:6.1f}s[/] [bold]{target:8}[/] {step}")
+
+    results = export_targets(request["model"], targets=request["targets"], quant=request["quant"],
+                             out_dir=request["out_dir"], num_classes=request["num_classes"],
+                             input_size=request["input_size"], weights=request["weights"],
+                             labels=request["labels"], progress=progress, keep_going=args.keep_going)
+    if args.json:
+        print(json.dumps([{"target": r.target, "artifact": str(r.path), "manifest": str(r.manifest_path),
+                           "seconds": r.seconds, "parity": r.manifest["parity"],
+                           "coverage": _coverage_summary(r.manifest["coverage"])} for r in results], indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(title=f"{results[0].manifest['model']['name']} ({request['quant']}) -> {request['out_dir']}")
+    for col in ("target", "artifact", "size", "parity", "backend coverage", "time"):
+        table.add_column(col)
+    for r in results:
+        m = r.manifest
+        table.add_row(r.target, r.path.name, f"{m['artifact']['size_bytes'] / 1e6:.1f} MB", _parity_text(m["parity"]),
+                      _coverage_summary(m["coverage"]), f"{r.seconds:.1f}s")
+    Console(width=160 if not sys.stdout.isatty() else None).print(table)
+    return 0
+
+
+def export_request(args) -> dict:
+    """Merge a recipe (when MODEL is a .yaml file) with command-line options; the command line wins."""
+    from edge.recipe import load_recipe
+    request = {"model": args.model, "targets": None, "quant": None, "out_dir": None, "num_classes": None,
+               "input_size": None, "weights": None, "labels": None}
+    if args.model.endswith((".yaml", ".yml")):
+        recipe = load_recipe(args.model)
+        request.update(model=recipe.model.spec, targets=recipe.targets, quant=recipe.quant, out_dir=recipe.out_dir,
+                       num_classes=recipe.model.num_classes, input_size=recipe.model.input_size,
+                       weights=recipe.model.weights, labels=recipe.model.labels)
+    for key in ("targets", "quant", "out_dir", "num_classes", "input_size", "weights", "labels"):
+        value = getattr(args, key, None)
+        if value is not None:
+            request[key] = value
+    request["targets"] = request["targets"] or "all"
+    request["quant"] = request["quant"] or "fp32"
+    request["out_dir"] = request["out_dir"] or "out"
+    if request["labels"]:
+        request["labels"] = read_labels(request["labels"])
+    return request
+
+
+def read_labels(path: str) -> list[str]:
+    try:
+        return [line.strip() for line in open(path, encoding="utf-8") if line.strip()]
+    except OSError as e:
+        raise EdgeError(f"cannot read labels file {path!r} ({e.strerror}); give a text file, one label per line.") from None
+
+
+def _parity_text(parity: dict) -> str:
+    if parity["status"] == "not_run":
+        v = parity.get("validation", {})
+        return f"not run here; spec {v.get('status', 'not checked')}"
+    return f"{parity['status']} (cos {parity['cosine']:.8f})"
+
+
+def _coverage_summary(cov: dict) -> str:
+    if cov.get("backend") == "xnnpack":
+        return (f"{cov['delegated_nodes']} delegated in {cov['delegated_subgraphs']} subgraphs, "
+                f"{cov['non_delegated_nodes']} not")
+    if "nodes" in cov:
+        return f"{cov['nodes']} nodes"
+    if "ops" in cov:
+        return f"{sum(cov['ops'].values())} ops, max rank {cov.get('max_tensor_rank', '?')}"
+    return ""
+
+
+def _stderr_console():
+    from rich.console import Console
+    return Console(stderr=True)
+
+
 def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="zoo name (see 'edge list') or a factory 'pkg.module:function'")
     p.add_argument("--weights", help="safetensors or state_dict file (read without unpickling objects)")
@@ -96,6 +181,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("export", help="export a model to phone targets, verify each artifact, write manifests",
+                       description="Export MODEL (zoo name, factory 'pkg.mod:fn', or a recipe .yaml) to each target, "
+                       "run every artifact that can run here against the eager model, and write "
+                       "<model>-<target>-<quant>.<ext> with a .json manifest beside it.")
+    add_model_options(p)
+    p.add_argument("--target", dest="targets", metavar="T[,T...]",
+                   help="xnnpack, litert, coreml, onnx, or a preset: android, ios, all (default: all)")
+    p.add_argument("--quant", choices=["fp32", "fp16"], help="precision (default fp32; fp16 for litert and coreml)")
+    p.add_argument("-o", "--out-dir", dest="out_dir", help="output folder (default: out)")
+    p.add_argument("--labels", help="text file with one class label per line, stored in the manifest")
+    p.add_argument("--keep-going", action="store_true", help="export the other targets when one fails")
+    p.add_argument("--json", action="store_true", help="print results as JSON; no progress display")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

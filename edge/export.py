@@ -6,6 +6,7 @@ it. A failure or Ctrl-C leaves nothing under a final name.
 """
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import time
@@ -133,11 +134,9 @@ def export_one(prepared: PreparedModel, target: Target, quant: str, out: Path, l
         say(target.name, "done")
         return ExportResult(target.name, finals[target.suffix], manifest_path, manifest,
                             round(time.perf_counter() - start, 2))
-    finally:
-        for path in temporaries:
+    finally:  # exporters name every temporary they make after `tmp`
+        for path in temporaries + list(out.glob(f"{glob.escape(tmp.name)}*")):
             _remove(path)
-            if path.parent != out and path.parent.name.startswith(".ort-"):
-                shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def verify_artifact(prepared: PreparedModel, target: Target, quant: str, path: Path, outcome: ExportOutcome) -> dict:

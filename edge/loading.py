@@ -6,6 +6,8 @@ arbitrary pickled objects are never unpickled.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 import pickle
 from pathlib import Path
 
@@ -39,6 +41,8 @@ def build_model(spec: str | nn.Module, num_classes: int | None = None, input_siz
 
 def _from_factory(spec: str, num_classes: int | None, input_size: int | None) -> nn.Module:
     module_name, _, fn_name = spec.partition(":")
+    if os.getcwd() not in sys.path:  # like `python -m`: a factory in the working folder is importable
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:

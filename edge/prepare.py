@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import traceback
-import warnings
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +13,7 @@ from edge.loading import build_model, model_config
 from edge.models.registry import ModelConfig
 from edge.models.stats import count_macs, count_params
 from edge.preprocess import verification_inputs
+from edge.quiet import captured_output
 
 
 @dataclass
@@ -57,8 +57,7 @@ def prepare(model_or_name, example_inputs=None, *, name: str | None = None, num_
 def export_program(model: nn.Module, example_inputs: tuple) -> torch.export.ExportedProgram:
     """torch.export (non-strict); a failure names the submodule whose code could not be traced."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with captured_output():  # torch.export logs the whole graph when it fails
             return torch.export.export(model, example_inputs, strict=False)
     except Exception as e:  # torch.export raises many unrelated types; all mean "cannot export"
         where = _failing_submodule(model, e)

@@ -53,7 +53,8 @@ class Target:
 
 @dataclass
 class ExportJob:
-    """Everything a target's exporter needs; it writes exactly `out_path` (a temporary name)."""
+    """Everything a target's exporter needs. It writes `out_path` (a temporary name); any other
+    file or folder it makes is named `out_path.name + something` beside it, so it is cleaned up."""
 
     name: str                  # artifact stem: <model>-<target>-<quant>
     model: Any                 # nn.Module, eval mode, reparameterized, fp32

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
+import uuid
 from collections import Counter
+from pathlib import Path
 
 from edge.targets.base import ExportJob, ExportOutcome
 
@@ -28,11 +31,32 @@ def export_mlpackage(job: ExportJob) -> ExportOutcome:
                              outputs=[ct.TensorType(name="logits")])
         mlmodel.short_description = f"{job.name} exported by edge"
         mlmodel.save(str(job.out_path))
+    make_reproducible(job.out_path)
     validation = validate_mlpackage(job.out_path, tuple(example.shape))
     ops = validation.pop("ops")
     coverage = {"backend": "coreml", "ops": ops, "max_tensor_rank": validation["max_tensor_rank"]}
     return ExportOutcome(coverage=coverage, validation=validation,
                          notes=["Core ML cannot run on Linux: numerics were not checked here, only the spec."])
+
+
+def make_reproducible(package: Path) -> None:
+    """Same model, same bytes: coremltools writes random item UUIDs into Manifest.json and
+    serializes the spec's protobuf maps in arbitrary order. Rewrite both deterministically
+    (item ids derived from the item's path; protobuf's deterministic serialization)."""
+    manifest_path = package / "Manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    renamed = {old: str(uuid.uuid5(uuid.NAMESPACE_URL, f"edge:{item['path']}"))
+               for old, item in manifest["itemInfoEntries"].items()}
+    manifest["itemInfoEntries"] = {renamed[k]: v for k, v in sorted(manifest["itemInfoEntries"].items(),
+                                                                      key=lambda kv: renamed[kv[0]])}
+    manifest["rootModelIdentifier"] = renamed[manifest["rootModelIdentifier"]]
+    manifest_path.write_text(json.dumps(manifest, indent=4, sort_keys=True))
+    root = manifest["itemInfoEntries"][manifest["rootModelIdentifier"]]
+    spec_path = package / "Data" / root["path"]
+    from coremltools.proto import Model_pb2
+    spec = Model_pb2.Model()
+    spec.ParseFromString(spec_path.read_bytes())
+    spec_path.write_bytes(spec.SerializeToString(deterministic=True))
 
 
 def validate_mlpackage(path, input_shape: tuple[int, ...]) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import tempfile
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -36,9 +36,10 @@ def _convert_to_ort(onnx_path: Path, stem: str) -> tuple[Path, Path]:
     """ORT Mobile's format and the operator list a reduced ORT build needs (onnxruntime's own tool)."""
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
-    work = Path(tempfile.mkdtemp(prefix=".ort-", dir=onnx_path.parent))
+    work = onnx_path.with_name(onnx_path.name + ".ort-work")  # the pipeline removes <out_path>* temporaries
+    work.mkdir()
     staged = work / f"{stem}.onnx"
-    staged.symlink_to(onnx_path.resolve())
+    shutil.copyfile(onnx_path, staged)  # named like the final file: the tool records the name it reads
     with contextlib.redirect_stdout(io.StringIO()):
         convert_onnx_models_to_ort(staged, output_dir=work, optimization_styles=[OptimizationStyle.Fixed])
     ort_files = list(work.glob("*.ort"))

@@ -1,0 +1,97 @@
+"""YAML recipes: model x compression x targets, typed and validated (unknown keys are errors)."""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from edge.errors import EdgeError
+from edge.models.registry import suggest
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    name: str | None = None        # a zoo name ...
+    factory: str | None = None     # ... or 'pkg.module:function'
+    weights: str | None = None
+    num_classes: int | None = None
+    input_size: int | None = None
+    labels: str | None = None      # text file, one label per line
+
+    def __post_init__(self):
+        if (self.name is None) == (self.factory is None):
+            raise ValueError("model needs exactly one of 'name' (zoo) or 'factory' ('pkg.module:function').")
+
+    @property
+    def spec(self) -> str:
+        return self.name or self.factory
+
+
+@dataclass(frozen=True)
+class Recipe:
+    model: ModelSection
+    targets: list[str] = field(default_factory=lambda: ["all"])
+    quant: str = "fp32"
+    out_dir: str = "out"
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise EdgeError(f"cannot read recipe {str(path)!r} ({e.strerror}).") from None
+    except yaml.YAMLError as e:
+        raise EdgeError(f"recipe {str(path)!r} is not valid YAML ({str(e).splitlines()[0]}).") from None
+    try:
+        recipe = _build(Recipe, data, "recipe")
+    except (TypeError, ValueError) as e:
+        raise EdgeError(f"recipe {str(path)!r}: {e}") from None
+    base = path.parent  # relative files in a recipe are relative to the recipe
+    m = recipe.model
+    resolved = dataclasses.replace(m, weights=_rel(base, m.weights), labels=_rel(base, m.labels))
+    return dataclasses.replace(recipe, model=resolved)
+
+
+def _rel(base: Path, value: str | None) -> str | None:
+    return None if value is None or Path(value).is_absolute() else str(base / value)
+
+
+def _build(cls, data, where: str):
+    if not isinstance(data, dict):
+        raise TypeError(f"{where} must be a mapping, got {type(data).__name__}.")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            raise ValueError(f"unknown key {where}.{key}.{suggest(str(key), names)} Allowed: {', '.join(names)}.")
+    values = {key: _check(hints[key], value, f"{where}.{key}") for key, value in data.items()}
+    return cls(**values)
+
+
+def _check(hint, value, where: str):
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        inner = [o for o in options if o is not type(None)]
+        return _check(inner[0], value, where)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if isinstance(value, str):  # "xnnpack,onnx" is accepted for a list of names
+            value = [v.strip() for v in value.split(",")]
+        if not isinstance(value, list):
+            raise TypeError(f"{where} must be a list of {item.__name__}, got {type(value).__name__}.")
+        return [_check(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError(f"{where} must be an integer, got {type(value).__name__} {value!r}.")
+    if hint is str and not isinstance(value, str):
+        raise TypeError(f"{where} must be a string, got {type(value).__name__} {value!r}.")
+    return value

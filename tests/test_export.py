@@ -1,0 +1,97 @@
+"""Every target x family at small sizes: artifact written, run in its runtime, manifest valid."""
+import json
+
+import pytest
+import torch
+
+from edge.export import export, export_targets
+from edge.manifest import validate_manifest
+from edge.targets import TARGETS
+from tests.foreign import TinyViT
+
+SIZE = 64
+FAMILIES = ["mobilevit_xxs", "fasternet_t0", "iformer_t"]
+TARGET_NAMES = list(TARGETS)
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def exported(request, tmp_path_factory):
+    """One model of each family exported to all four targets (one torch.export, four conversions)."""
+    out = tmp_path_factory.mktemp(request.param)
+    torch.manual_seed(0)
+    results = export_targets(request.param, targets="all", input_size=SIZE, num_classes=10, out_dir=out)
+    return out, {r.target: r for r in results}
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_artifact_and_manifest_are_written(exported, target):
+    out, results = exported
+    r = results[target]
+    assert r.path.exists() and r.path.name == f"{r.manifest['model']['name']}-{target}-fp32{TARGETS[target].suffix}"
+    on_disk = json.loads(r.manifest_path.read_text())
+    assert on_disk == r.manifest
+    validate_manifest(on_disk)
+
+
+@pytest.mark.parametrize("target", ["xnnpack", "litert", "onnx"])
+def test_runnable_artifact_matches_eager(exported, target):
+    parity = exported[1][target].manifest["parity"]
+    assert parity["status"] == "passed" and parity["cosine"] >= 0.9999 and parity["samples"] == 5
+
+
+def test_ort_companion_is_verified_too(exported):
+    manifest = exported[1]["onnx"].manifest
+    assert manifest["parity"]["extra_files"]["ort"]["cosine"] >= 0.9999
+    assert set(manifest["artifact"]["extra_files"]) == {"ort", "required_operators"}
+    assert (exported[0] / manifest["artifact"]["extra_files"]["ort"]["file"]).exists()
+
+
+def test_coreml_spec_is_validated_and_not_pretended_to_run(exported):
+    parity = exported[1]["coreml"].manifest["parity"]
+    assert parity["status"] == "not_run" and "macOS" in parity["reason"]
+    assert parity["validation"]["status"] == "passed" and parity["validation"]["model_type"] == "mlProgram"
+
+
+def test_xnnpack_coverage_counts_nodes_with_reasons(exported):
+    cov = exported[1]["xnnpack"].manifest["coverage"]
+    assert cov["delegated_nodes"] > 0 and cov["delegated_subgraphs"] >= 1
+    assert cov["non_delegated_nodes"] == sum(op["count"] for op in cov["non_delegated_ops"])
+    assert all(op["reason"] for op in cov["non_delegated_ops"])
+
+
+def test_no_temporary_files_are_left(exported):
+    assert not [p.name for p in exported[0].iterdir() if p.name.startswith(".")]
+
+
+def test_manifest_records_preprocessing_and_io(exported):
+    m = exported[1]["xnnpack"].manifest
+    assert m["inputs"][0]["shape"] == [1, 3, SIZE, SIZE] and m["outputs"][0]["shape"] == [1, 10]
+    assert m["preprocessing"]["center_crop"] == SIZE and len(m["preprocessing"]["mean"]) == 3
+    assert m["versions"]["executorch"] and m["fallbacks"] == []
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_foreign_multihead_attention_vit_exports(tmp_path, target):
+    model = TinyViT(num_classes=10).eval()
+    result = export(model, torch.randn(1, 3, SIZE, SIZE), target=target, out_dir=tmp_path, name="tiny_vit")
+    assert result.path.exists() and result.manifest["model"]["family"] == "custom"
+    status = result.manifest["parity"]["status"]
+    assert status == ("not_run" if target == "coreml" else "passed")
+
+
+@pytest.mark.parametrize("target,quant", [("litert", "fp16"), ("coreml", "fp16")])
+def test_fp16_exports_pass_their_bound(tmp_path, target, quant):
+    result = export("fasternet_t0", target=target, quant=quant, input_size=SIZE, out_dir=tmp_path)
+    fp16 = result.manifest
+    assert fp16["quant"]["scheme"] == "fp16"
+    if target == "litert":
+        assert fp16["parity"]["status"] == "passed" and fp16["parity"]["cosine"] >= 0.999
+    else:
+        assert fp16["parity"]["validation"]["status"] == "passed"
+
+
+def test_passed_module_is_not_modified(tmp_path):
+    from edge import models
+    model = models.create("fasternet_t0", num_classes=10, input_size=SIZE).eval()
+    export(model, target="onnx", input_size=SIZE, out_dir=tmp_path)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())

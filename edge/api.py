@@ -20,8 +20,9 @@ def describe_models(family: str | None = None) -> list[dict]:
         model = models.create(name).eval()
         cfg = model.config
         out.append({"name": name, "family": cfg.family, "params": count_params(model),
-                    "gmacs": round(count_macs(model, cfg.input_size) / 1e9, 4), "input_size": cfg.input_size,
-                    "config": cfg.to_dict()})
+                    "gmacs": round(count_macs(model, cfg.input_size) / 1e9, 4),
+                    "gmacs_without_attention": round(count_macs(model, cfg.input_size, attention=False) / 1e9, 4),
+                    "input_size": cfg.input_size, "config": cfg.to_dict()})
     return out
 
 

@@ -39,10 +39,11 @@ def cmd_list(args) -> int:
     from rich.console import Console
     from rich.table import Table
     table = Table(title="models")
-    for col in ("name", "family", "params", "GMACs", "input"):
-        table.add_column(col, justify="right" if col in ("params", "GMACs", "input") else "left")
+    for col in ("name", "family", "params", "GMACs", "GMACs w/o attn matmuls", "input"):
+        table.add_column(col, justify="left" if col in ("name", "family") else "right")
     for m in models:
-        table.add_row(m["name"], m["family"], f"{m['params']:,}", f"{m['gmacs']:.3f}", f"{m['input_size']} px")
+        table.add_row(m["name"], m["family"], f"{m['params']:,}", f"{m['gmacs']:.3f}",
+                      f"{m['gmacs_without_attention']:.3f}", f"{m['input_size']} px")
     console = Console()
     console.print(table)
     ttable = Table(title="targets")

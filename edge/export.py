@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from edge.errors import EdgeError, ExportError
+from edge.lowering import apply_lowerings
 from edge.manifest import (SCHEMA_ID, preprocessing_of, sha256_of, size_of, tool_versions, validate_manifest,
                            value_range_of, write_json_atomic)
 from edge.prepare import PreparedModel, prepare
@@ -109,8 +110,10 @@ def export_one(prepared: PreparedModel, target: Target, quant: str, out: Path, l
     tmp = out / f".{stem}.partial-{os.getpid()}{target.suffix}"
     temporaries: list[Path] = [tmp]
     try:
+        say(target.name, "lowering custom ops and backend fallbacks")
+        program, applied = apply_lowerings(prepared.program, target.name)
         say(target.name, "converting")
-        job = ExportJob(stem, prepared.model, prepared.program, prepared.example_inputs, quant, tmp)
+        job = ExportJob(stem, prepared.model, program, prepared.example_inputs, quant, tmp)
         try:
             with captured_output(quiet):
                 outcome: ExportOutcome = target.load_exporter()(job)
@@ -119,6 +122,7 @@ def export_one(prepared: PreparedModel, target: Target, quant: str, out: Path, l
         except Exception as e:  # converters raise anything; name the target and the converter's reason
             raise ExportError(f"{target.name} conversion of {prepared.name} failed: "
                               f"{(str(e).strip().splitlines() or [type(e).__name__])[0][:300]}") from e
+        outcome.fallbacks = applied + outcome.fallbacks
         temporaries += list(outcome.extra_files.values())
         say(target.name, "verifying against eager")
         with captured_output(quiet):

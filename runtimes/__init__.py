@@ -4,7 +4,7 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
-from runtimes.base import RuntimeUnavailable, Session, SessionInfo, TensorSpec
+from runtimes.base import ProfileError, RuntimeUnavailable, Session, SessionInfo, TensorSpec
 from runtimes.formats import ArtifactError, check_complete, detect_format
 
 
@@ -28,5 +28,5 @@ def open_session(path: str | Path, threads: int | None = None) -> Session:
     return CoreMLSession(path, threads)
 
 
-__all__ = ["ArtifactError", "RuntimeUnavailable", "Session", "SessionInfo", "TensorSpec", "detect_format",
+__all__ = ["ArtifactError", "ProfileError", "RuntimeUnavailable", "Session", "SessionInfo", "TensorSpec", "detect_format",
            "open_session"]

@@ -11,6 +11,10 @@ class RuntimeUnavailable(RuntimeError):
     """The runtime for this artifact cannot run on this machine; the message says why."""
 
 
+class ProfileError(RuntimeError):
+    """A measurement could not be made (device missing, runner crashed, bad record); the message says why."""
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     name: str
@@ -24,6 +28,7 @@ class SessionInfo:
     versions: dict[str, str]
     threads: int | None
     delegates: dict = field(default_factory=dict)  # e.g. {"xnnpack_calls": 1, "kernel_calls": 0}
+    load_ms: float | None = None          # the runtime's own load, without our header checks
 
 
 class Session(Protocol):

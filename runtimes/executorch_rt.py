@@ -1,6 +1,7 @@
 """ExecuTorch (.pte) through the Python runtime bindings."""
 from __future__ import annotations
 
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -46,12 +47,14 @@ class ExecuTorchSession:
         if threads:  # XNNPACK runs on ExecuTorch's own threadpool, not torch's
             portable._unsafe_reset_threadpool(threads)
         threads = portable._threadpool_get_thread_count()
+        start = time.perf_counter()
         self._method = Runtime.get().load_program(str(path)).load_method("forward")
+        load_ms = (time.perf_counter() - start) * 1e3
         meta = self._method.metadata
         self.inputs = [_spec(f"input_{i}", meta.input_tensor_meta(i)) for i in range(meta.num_inputs())]
         self.outputs = [_spec(f"output_{i}", meta.output_tensor_meta(i)) for i in range(meta.num_outputs())]
         self.info = SessionInfo("executorch", {"executorch": version("executorch")}, threads,
-                                pte_instruction_counts(path))
+                                pte_instruction_counts(path), load_ms)
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         outs = self._method.execute([torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])

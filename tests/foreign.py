@@ -55,3 +55,95 @@ def tiny_vit(num_classes: int = 10, input_size: int | None = None):
 
 def gated_net(num_classes: int = 10, input_size: int | None = None):
     return GatedNet(num_classes)
+
+
+class SDPABlock(nn.Module):
+    """timm-style attention: fused qkv linear, reshape/permute, F.scaled_dot_product_attention."""
+
+    def __init__(self, dim=32, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, n, c = x.shape
+        qkv = self.qkv(self.norm(x)).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        y = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+        return x + self.proj(y.transpose(1, 2).reshape(b, n, c))
+
+
+class ManualAttentionBlock(SDPABlock):
+    """Attention written out: 4-D broadcast matmuls, scale multiply, softmax."""
+
+    def forward(self, x):
+        b, n, c = x.shape
+        qkv = self.qkv(self.norm(x)).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = (q @ k.transpose(-2, -1)) * (c // self.heads) ** -0.5
+        y = attn.softmax(dim=-1) @ v
+        return x + self.proj(y.transpose(1, 2).reshape(b, n, c))
+
+
+class UnfoldViT(nn.Module):
+    """MobileViT-style: conv, unfold into 2x2 patches with 6-D reshape/permute, attention, fold."""
+
+    def __init__(self, num_classes=10, dim=32, attention=SDPABlock):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, dim, 3, 2, 1), nn.BatchNorm2d(dim), nn.SiLU())
+        self.block = attention(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        b, c, h, w = x.shape
+        t = x.reshape(b, c, h // 2, 2, w // 2, 2).permute(0, 3, 5, 2, 4, 1).reshape(b * 4, -1, c)
+        t = self.block(t)
+        x = t.reshape(b, 2, 2, h // 2, w // 2, c).permute(0, 5, 3, 1, 4, 2).reshape(b, c, h, w)
+        return self.head(x.mean((2, 3)))
+
+
+class SplitCatPConv(nn.Module):
+    def __init__(self, dim=32, n_div=4):
+        super().__init__()
+        self.cp = dim // n_div
+        self.conv = nn.Conv2d(self.cp, self.cp, 3, 1, 1, bias=False)
+
+    def forward(self, x):
+        a, b = torch.split(x, [self.cp, x.shape[1] - self.cp], dim=1)
+        return torch.cat((self.conv(a), b), 1)
+
+
+class InplacePConv(SplitCatPConv):
+    """FasterNet's 'slicing' inference form: clone, then overwrite the first channels in place."""
+
+    def forward(self, x):
+        x = x.clone()
+        x[:, :self.cp, :, :] = self.conv(x[:, :self.cp, :, :])
+        return x
+
+
+class PConvNet(nn.Module):
+    def __init__(self, num_classes=10, dim=32, pconv=SplitCatPConv):
+        super().__init__()
+        self.stem = nn.Conv2d(3, dim, 4, 4)
+        self.blocks = nn.Sequential(*[nn.Sequential(pconv(dim), nn.Conv2d(dim, 2 * dim, 1), nn.GELU(),
+                                                    nn.Conv2d(2 * dim, dim, 1)) for _ in range(2)])
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for block in self.blocks:
+            x = x + block(x)
+        return self.head(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+FOREIGN_STYLES = {
+    "mha_vit": lambda: TinyViT(),
+    "sdpa_unfold": lambda: UnfoldViT(attention=SDPABlock),
+    "manual_attention_unfold": lambda: UnfoldViT(attention=ManualAttentionBlock),
+    "split_cat_pconv": lambda: PConvNet(pconv=SplitCatPConv),
+    "inplace_pconv": lambda: PConvNet(pconv=InplacePConv),
+}

@@ -6,7 +6,10 @@ from edge import models
 from edge.models.stats import count_macs, count_params
 from tests.conftest import randomize_batchnorm
 
-# Reference counts at 1000 classes and the native input size (issue 2's table).
+# Reference counts at 1000 classes and the native input size (issue 2's table). The published
+# MobileViT figures leave attention's two matmuls out (measured on code that calls PyTorch's
+# fused SDPA, which FlopCounterMode does not count); iFormer's include them (explicit matmuls).
+ATTENTION_IN_REFERENCE = {"mobilevit": False, "fasternet": True, "iformer": True}
 REFERENCE = {
     "mobilevit_xxs": (1_272_024, 0.329), "mobilevit_xs": (2_317_848, 0.909), "mobilevit_s": (5_578_632, 1.823),
     "fasternet_t0": (3_905_500, 0.335), "fasternet_t1": (7_595_368, 0.851), "fasternet_t2": (14_982_888, 1.904),
@@ -29,7 +32,8 @@ def test_parameter_count_matches_reference(name):
 def test_macs_match_reference(name):
     model = models.create(name)
     _, expected = REFERENCE[name]
-    assert abs(count_macs(model, model.config.input_size) / 1e9 - expected) / expected <= 0.03
+    macs = count_macs(model, model.config.input_size, attention=ATTENTION_IN_REFERENCE[model.config.family])
+    assert abs(macs / 1e9 - expected) / expected <= 0.03
 
 
 @pytest.mark.parametrize("name", models.list_models())

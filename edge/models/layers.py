@@ -7,8 +7,9 @@ that each backend lowers its own way later).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from edge.ops import local_attention, partial_conv
 
 
 def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
@@ -57,9 +58,9 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float | 
     """Softmax attention over the token axis: q, k, v are (groups, heads, tokens, head_dim).
 
     "groups" are whatever local sets attend among themselves (MobileViT patch-grid positions,
-    windows, or the batch for global attention). Eager uses PyTorch's fused kernel.
+    windows, or the batch for global attention). One custom-op node in torch.export.
     """
-    return F.scaled_dot_product_attention(q, k, v, scale=scale)
+    return local_attention(q, k, v, scale)
 
 
 class PartialConv(nn.Module):
@@ -74,5 +75,4 @@ class PartialConv(nn.Module):
         self.conv = nn.Conv2d(self.dim_conv, self.dim_conv, kernel_size, 1, (kernel_size - 1) // 2, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x1, x2 = torch.split(x, [self.dim_conv, self.dim_untouched], dim=1)
-        return torch.cat((self.conv(x1), x2), dim=1)
+        return partial_conv(x, self.conv.weight)

@@ -1,0 +1,86 @@
+"""Per-backend lowerings: a function registered for (op, backend) that replaces every node of
+that op with the formulation the backend runs best.
+
+A lowering is named `<op>__<backend>`, keyed by the OpOverload object (not a string), and its
+docstring states the backend limitation it works around. Lowerings are applied as one graph
+pass over the ExportedProgram (`run_decompositions` with the backend's table): the functions are
+traced, so they are written as ordinary PyTorch code. Backend "*" is the default every backend
+gets unless it registers its own.
+"""
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+ANY_BACKEND = "*"
+
+
+@dataclass(frozen=True)
+class Lowering:
+    op: torch._ops.OpOverload
+    backend: str
+    fn: Callable
+    why: str  # first line of the docstring: the backend limitation
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+
+_LOWERINGS: dict[tuple[torch._ops.OpOverload, str], Lowering] = {}
+# modules whose import registers lowerings; imported lazily so `import edge` stays light
+_PROVIDERS = ("edge.ops.lowerings", "edge.targets.xnnpack.lowerings")
+
+
+def lowering(op: torch._ops.OpOverload, backend: str = ANY_BACKEND):
+    def register(fn: Callable) -> Callable:
+        key = (op, backend)
+        if key in _LOWERINGS:
+            raise ValueError(f"a lowering for {op} on {backend} is already registered "
+                             f"({_LOWERINGS[key].name}); each (op, backend) has one.")
+        doc = " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())
+        if not doc:
+            raise ValueError(f"lowering {fn.__name__} needs a docstring stating the backend limitation.")
+        _LOWERINGS[key] = Lowering(op, backend, fn, doc)
+        return fn
+    return register
+
+
+def lowerings_for(backend: str) -> dict[torch._ops.OpOverload, Lowering]:
+    for module in _PROVIDERS:
+        importlib.import_module(module)
+    table = {op: low for (op, b), low in _LOWERINGS.items() if b == ANY_BACKEND}
+    table.update({op: low for (op, b), low in _LOWERINGS.items() if b == backend})
+    return table
+
+
+def count_ops(program: torch.export.ExportedProgram) -> Counter:
+    return Counter(n.target for n in program.graph.nodes if n.op == "call_function")
+
+
+def apply_lowerings(program: torch.export.ExportedProgram, backend: str,
+                    enabled: bool = True) -> tuple[torch.export.ExportedProgram, list[dict]]:
+    """Lower every op the backend has a lowering for; returns the new program and what was applied.
+
+    With enabled=False only the custom ops are lowered (no backend can run them otherwise), with
+    their default formulation: that is the "naive" export the benchmark compares against.
+    """
+    table = lowerings_for(backend)
+    if not enabled:
+        defaults = lowerings_for(ANY_BACKEND)
+        table = {op: low for op, low in defaults.items() if op.namespace == "edge"}
+    if any(getattr(getattr(op, "_schema", None), "is_mutable", False) for op in count_ops(program)):
+        # in-place ops (x[:, :c] = ...) become functional ones (slice_scatter) that lowerings can match
+        program = program.run_decompositions({})
+    present = count_ops(program)
+    chosen = {op: low for op, low in table.items() if present.get(op)}
+    if not chosen:
+        return program, []
+    lowered = program.run_decompositions({op: low.fn for op, low in chosen.items()})
+    applied = [{"op": str(op), "lowering": low.name, "backend": low.backend, "nodes": present[op], "why": low.why}
+               for op, low in chosen.items()]
+    return lowered, applied

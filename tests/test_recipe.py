@@ -1,0 +1,57 @@
+"""Recipes: the shipped ones load; unknown keys and wrong types are named; the CLI runs a recipe."""
+import json
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+from edge.errors import EdgeError
+from edge.recipe import load_recipe
+
+RECIPES = sorted((Path(__file__).parent.parent / "recipes").glob("*.yaml"))
+
+
+def write(tmp_path, text):
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
+def test_shipped_recipes_load(path):
+    recipe = load_recipe(path)
+    assert recipe.model.spec == path.stem and recipe.targets and recipe.quant == "fp32"
+
+
+def test_the_three_families_have_recipes():
+    assert {p.stem.split("_")[0] for p in RECIPES} >= {"mobilevit", "fasternet", "iformer"}
+
+
+@pytest.mark.parametrize("text,match", [
+    ("model: {name: fasternet_t0}\ntargts: [onnx]\n", r"unknown key recipe\.targts\. Did you mean 'targets'"),
+    ("model: {name: fasternet_t0, input_sise: 64}\n", r"unknown key recipe\.model\.input_sise"),
+    ("model: {name: fasternet_t0, input_size: big}\n", r"recipe\.model\.input_size must be an integer, got str"),
+    ("model: {name: fasternet_t0}\nquant: 8\n", r"recipe\.quant must be a string, got int"),
+    ("model: {name: fasternet_t0}\ntargets: {a: 1}\n", r"recipe\.targets must be a list of str, got dict"),
+    ("model: {name: a, factory: 'b:c'}\n", "exactly one of 'name'"),
+    ("- just\n- a list\n", "recipe must be a mapping"),
+    ("model: [unclosed\n", "not valid YAML"),
+])
+def test_bad_recipes_name_the_problem(tmp_path, text, match):
+    with pytest.raises(EdgeError, match=match):
+        load_recipe(write(tmp_path, text))
+
+
+def test_relative_weights_are_relative_to_the_recipe(tmp_path):
+    recipe = load_recipe(write(tmp_path, "model: {name: fasternet_t0, weights: w.safetensors}\n"))
+    assert recipe.model.weights == str(tmp_path / "w.safetensors")
+
+
+def test_cli_exports_a_recipe_and_options_override_it(tmp_path, capsys):
+    path = write(tmp_path, f"model: {{name: fasternet_t0, input_size: 64, num_classes: 10}}\n"
+                           f"targets: [onnx, litert]\nout_dir: {tmp_path / 'from_recipe'}\n")
+    code = main(["export", str(path), "--target", "onnx", "-o", str(tmp_path / "cli"), "--json"])
+    results = json.loads(capsys.readouterr().out)
+    assert code == 0 and [r["target"] for r in results] == ["onnx"]
+    assert Path(results[0]["artifact"]).parent == tmp_path / "cli"
+    assert not (tmp_path / "from_recipe").exists()

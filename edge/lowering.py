@@ -77,10 +77,10 @@ def apply_lowerings(program: torch.export.ExportedProgram, backend: str,
         # in-place ops (x[:, :c] = ...) become functional ones (slice_scatter) that lowerings can match
         program = program.run_decompositions({})
     present = count_ops(program)
-    chosen = {op: low for op, low in table.items() if present.get(op)}
-    if not chosen:
+    if not any(present.get(op) for op in table):
         return program, []
-    lowered = program.run_decompositions({op: low.fn for op, low in chosen.items()})
+    # the whole table, not only the ops present: an op's decomposition may emit another we lower
+    lowered = program.run_decompositions({op: low.fn for op, low in table.items()})
     applied = [{"op": str(op), "lowering": low.name, "backend": low.backend, "nodes": present[op], "why": low.why}
-               for op, low in chosen.items()]
+               for op, low in table.items() if present.get(op)]
     return lowered, applied

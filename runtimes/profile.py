@@ -5,6 +5,7 @@ the runtime's own signature. The result is a record in the one schema (runtimes/
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import resource
@@ -152,27 +153,32 @@ def delegation(fmt: str, detail: dict) -> dict:
 
 
 def profile_host(path: str | Path, runs: int = 50, warmup: int = 10, threads: int | None = None,
-                 op_profile: bool = True, op_runs: int = 10, seed: int = 0) -> dict:
+                 op_profile: bool = True, op_runs: int = 10, seed: int = 0, taskset: str | None = None,
+                 cooldown: float = 0.0) -> dict:
     """Measure one artifact in this process and return a validated record."""
     from runtimes import open_session
     from runtimes.opprofile import profile_ops, unavailable
     check_counts(runs, warmup, threads)
+    cpus = cpus_of_mask(taskset)
     path = Path(path)
     fmt = detect_format(path)
     check_complete(path, fmt)
     notes: list[str] = []
     artifact, manifest = artifact_facts(path, fmt, notes)
     import_runtime(fmt)
-    with PeakMemory() as memory:
-        session = open_session(path, threads)
-        inputs, described = make_inputs(manifest, session, seed)
-        samples, first = time_runs(session, inputs, warmup, runs)
-    info = session.info
-    del session
-    if op_profile:
-        ops = profile_ops(fmt, path, inputs, min(op_runs, runs), info.threads)
-    else:
-        ops = unavailable("per-op profile not requested")
+    if cooldown:
+        time.sleep(cooldown)
+    with pinned(cpus):  # runtimes start their worker threads at load: pin before it
+        with PeakMemory() as memory:  # load and timed runs only; the op profile loads a second copy
+            session = open_session(path, threads)
+            inputs, described = make_inputs(manifest, session, seed)
+            samples, first = time_runs(session, inputs, warmup, runs)
+        info = session.info
+        del session
+        if op_profile:
+            ops = profile_ops(fmt, path, inputs, min(op_runs, runs), info.threads)
+        else:
+            ops = unavailable("per-op profile not requested")
     if info.load_ms is None:
         raise ProfileError(f"the {info.runtime} adapter did not time its load.")
     record = {
@@ -180,12 +186,41 @@ def profile_host(path: str | Path, runs: int = 50, warmup: int = 10, threads: in
         "runtime": {"name": RUNTIME_OF_FORMAT[fmt], "versions": dict(info.versions), "threads": info.threads,
                     "delegates": delegation(fmt, info.delegates)},
         "runner": {"kind": "python", "name": f"runtimes.profile (Python {sys.version.split()[0]})", "command": None,
-                   "taskset": _affinity_note(), "cooldown_s": None},
+                   "taskset": taskset or _affinity_note(), "cooldown_s": cooldown or None},
         "load_ms": round(info.load_ms, 3), "first_run_ms": first, "warmup": warmup, "runs": runs,
         "latency_ms": summarize(samples), "samples_ms": samples, "memory": memory.as_dict(), "ops": ops,
         "inputs": described, "notes": notes,
     }
     return validate_record(record, "the host record")
+
+
+def cpus_of_mask(mask: str | None) -> set[int] | None:
+    """CPUs a hexadecimal taskset mask selects, checked against the CPUs this process may use."""
+    if mask is None:
+        return None
+    from runtimes.adb import check_taskset
+    bits = int(check_taskset(mask), 16)
+    cpus = {i for i in range(bits.bit_length()) if bits >> i & 1}
+    if not hasattr(os, "sched_setaffinity"):
+        raise ProfileError("--taskset on the host needs Linux (sched_setaffinity).")
+    allowed = os.sched_getaffinity(0)
+    if not cpus <= allowed:
+        raise ProfileError(f"--taskset {mask} names CPUs {sorted(cpus - allowed)} that this machine does not offer "
+                           f"(available: {sorted(allowed)}).")
+    return cpus
+
+
+@contextlib.contextmanager
+def pinned(cpus: set[int] | None):
+    if not cpus:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def _affinity_note() -> str | None:

@@ -200,5 +200,17 @@ def copy__xnnpack(x, src, non_blocking=False):
 # aten::clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor
 @lowering(aten.clone.default, BACKEND)
 def clone__xnnpack(x, memory_format=None):
-    """A clone before in-place slicing becomes a delegate pass-through XNNPACK rejects; values need no copy."""
-    return x.reshape(x.shape)
+    """A clone before in-place slicing becomes a delegate pass-through XNNPACK rejects; values need no copy.
+
+    A clone that makes a strided tensor contiguous (`.contiguous()`) must stay a copy.
+    """
+    if x.is_contiguous():
+        return x.reshape(x.shape)
+    return aten._to_copy.default(x, memory_format=torch.contiguous_format)
+
+
+# aten::chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]
+@lowering(aten.chunk.default, BACKEND)
+def chunk__xnnpack(x, chunks, dim=0):
+    """chunk becomes split_with_sizes_copy, which XNNPACK does not take; static slices are delegated."""
+    return split__xnnpack(x, math.ceil(x.shape[dim] / chunks), dim)

@@ -1,0 +1,280 @@
+"""Android harness: run the native runner (edge_bench) on a phone over adb and bring back a record.
+
+Steps: check `adb devices`, read device facts, push the artifact and the runner to a fresh work
+dir, optionally cool down, run (optionally pinned with taskset), pull the record and the ETDump,
+read the battery temperature again, remove the work dir. `adb shell` hands its command to the
+device's shell, so every path and argument in it goes through shlex.quote: a serial or file name
+with spaces or quotes works and cannot inject commands. adb itself is called with argv lists.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from runtimes.base import ProfileError
+from runtimes.formats import check_complete, detect_format
+from runtimes.record import artifact_facts, parse_record, validate_record
+
+WORK_ROOT = "/data/local/tmp"
+_RC = "__edge_rc="
+_ELF_MACHINES = {3: "x86", 40: "armeabi-v7a", 62: "x86_64", 183: "arm64-v8a"}
+_PROPS = ("ro.product.manufacturer", "ro.product.model", "ro.soc.manufacturer", "ro.soc.model", "ro.board.platform",
+          "ro.build.version.release", "ro.build.version.sdk", "ro.product.cpu.abi")
+
+
+class Adb:
+    """argv-level adb calls for one device; `shell` returns (exit code, output) of the device command."""
+
+    def __init__(self, serial: str | None = None, adb: str | None = None, timeout: float = 60.0):
+        self.exe = adb or shutil.which("adb")
+        if not self.exe:
+            raise ProfileError("adb is not on PATH; install Android platform-tools (or put adb on PATH) to use "
+                               "--device adb.")
+        self.serial = serial
+        self.timeout = timeout
+
+    def _run(self, args: list[str], what: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+        argv = [self.exe] + (["-s", self.serial] if self.serial else []) + args
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, errors="replace",
+                                  timeout=timeout or self.timeout)
+        except subprocess.TimeoutExpired:
+            raise ProfileError(f"{what} did not finish within {timeout or self.timeout:.0f} s; is the device "
+                               f"responsive (adb -s {self.serial} shell true)?") from None
+        except OSError as e:
+            raise ProfileError(f"cannot run adb at {self.exe!r} ({e.strerror}).") from None
+
+    def devices(self) -> list[tuple[str, str]]:
+        """(serial, state) pairs; `adb devices` separates them with a tab, so serials may hold spaces."""
+        out = self._run_plain(["devices"])
+        pairs = []
+        for line in out.splitlines()[1:]:
+            if "\t" in line:
+                serial, state = line.rsplit("\t", 1)
+                pairs.append((serial, state.strip()))
+        return pairs
+
+    def _run_plain(self, args: list[str]) -> str:
+        saved, self.serial = self.serial, None
+        try:
+            result = self._run(args, "adb " + " ".join(args))
+        finally:
+            self.serial = saved
+        if result.returncode != 0:
+            raise ProfileError(f"adb {' '.join(args)} failed: {_last_line(result.stderr or result.stdout)}")
+        return result.stdout
+
+    def select(self) -> str:
+        """Pick the device: the named serial, or the only one attached; a clear error otherwise."""
+        pairs = self.devices()
+        ready = [s for s, state in pairs if state == "device"]
+        if self.serial is None:
+            if not ready:
+                seen = ", ".join(f"{s} ({st})" for s, st in pairs) or "none"
+                raise ProfileError(f"no Android device is ready over adb (attached: {seen}); connect one, enable USB "
+                                   f"debugging and accept the prompt.")
+            if len(ready) > 1:
+                raise ProfileError(f"{len(ready)} devices are attached ({', '.join(ready)}); pick one with "
+                                   f"--device adb:SERIAL.")
+            self.serial = ready[0]
+        else:
+            state = dict(pairs).get(self.serial)
+            if state is None:
+                listed = ", ".join(s for s, _ in pairs) or "none"
+                raise ProfileError(f"device {self.serial!r} is not attached (adb devices lists: {listed}).")
+            if state != "device":
+                hint = " accept the debugging prompt on the phone" if state == "unauthorized" else " reconnect it"
+                raise ProfileError(f"device {self.serial!r} is {state};{hint} and try again.")
+        return self.serial
+
+    def shell(self, command: str, what: str, timeout: float | None = None) -> tuple[int, str]:
+        """Run one shell command line; the exit code comes from a marker, as old adb drops it."""
+        result = self._run(["shell", f"{command}; echo {_RC}$?"], what, timeout)
+        text = result.stdout.replace("\r\n", "\n")
+        match = re.search(rf"{_RC}(\d+)\s*$", text)
+        if match is None:
+            raise ProfileError(f"{what} failed: adb shell gave no exit status "
+                               f"({_last_line(result.stderr or text) or 'no output'}).")
+        return int(match.group(1)), (text[:match.start()] + result.stderr).strip()
+
+    def push(self, local: Path, remote: str) -> None:
+        result = self._run(["push", str(local), remote], f"pushing {local.name}", timeout=max(self.timeout, 300))
+        if result.returncode != 0:
+            raise ProfileError(f"pushing {local.name!r} to the device failed: {_last_line(result.stderr or result.stdout)}")
+
+    def pull(self, remote: str, local: Path) -> None:
+        result = self._run(["pull", remote, str(local)], f"pulling {remote}")
+        if result.returncode != 0:
+            raise ProfileError(f"pulling {remote!r} from the device failed: {_last_line(result.stderr or result.stdout)}")
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def parse_device(spec: str) -> tuple[str, str | None]:
+    """'host' | 'adb' | 'adb:SERIAL' | 'ios' | 'ios:UDID' -> (kind, id); a serial may itself hold ':'."""
+    kind, sep, ident = spec.partition(":")
+    if kind not in ("host", "adb", "ios") or (kind == "host" and sep):
+        raise ProfileError(f"unknown --device {spec!r}; use host, adb, adb:SERIAL, ios or ios:UDID.")
+    if sep and not ident:
+        raise ProfileError(f"--device {spec!r} has an empty id after ':'; give adb:SERIAL or leave it out.")
+    return kind, ident or None
+
+
+def check_taskset(mask: str | None) -> str | None:
+    if mask is None:
+        return None
+    if not re.fullmatch(r"(0x)?[0-9a-fA-F]{1,16}", mask) or int(mask, 16) == 0:
+        raise ProfileError(f"--taskset takes a hexadecimal CPU mask such as f0 (the big cores of many phones); "
+                           f"got {mask!r}.")
+    return mask
+
+
+def elf_abi(path: Path) -> str | None:
+    """The Android ABI an ELF executable is built for, or None when it is not ELF."""
+    head = path.read_bytes()[:20]
+    if head[:4] != b"\x7fELF":
+        return None
+    return _ELF_MACHINES.get(int.from_bytes(head[18:20], "little" if head[5] == 1 else "big"), "unknown")
+
+
+def device_facts(adb: Adb) -> dict:
+    q = shlex.quote
+    script = "; ".join(f"echo {q(p)}=$(getprop {q(p)})" for p in _PROPS)
+    script += "; echo cores=$(grep -c ^processor /proc/cpuinfo); echo cpu=$(grep -m1 -E '^(Hardware|model name)' " \
+              "/proc/cpuinfo | cut -d: -f2)"
+    code, out = adb.shell(script, "reading device properties")
+    facts = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    if code != 0 or not facts.get("ro.build.version.release"):
+        raise ProfileError(f"cannot read the device's properties (getprop): {_last_line(out)}")
+    return facts
+
+
+def battery_temp_c(adb: Adb) -> float | None:
+    code, out = adb.shell("dumpsys battery", "reading the battery temperature")
+    match = re.search(r"temperature:\s*(-?\d+)", out)
+    return int(match.group(1)) / 10 if code == 0 and match else None  # dumpsys reports tenths of a degree
+
+
+def runner_command(work: str, runner: str, model: str, runs: int, warmup: int, threads: int | None,
+                   taskset: str | None, device_timeout: int) -> list[str]:
+    """The device-side argv; joined with shlex.quote. `timeout` stops a hung runner on the phone itself."""
+    argv = ["timeout", str(device_timeout)]
+    if taskset:
+        argv += ["taskset", taskset]
+    argv += [f"./{runner}", "--model", model, "--runs", str(runs), "--warmup", str(warmup)]
+    if threads:
+        argv += ["--threads", str(threads)]
+    return argv + ["--etdump", "profile.etdp", "--output", "record.json"]
+
+
+def profile_adb(path: str | Path, runner: str | Path | None, serial: str | None = None, runs: int = 50,
+                warmup: int = 10, threads: int | None = None, taskset: str | None = None, cooldown: float = 0.0,
+                timeout: float = 600.0, keep_etdump: Path | None = None, adb_exe: str | None = None) -> dict:
+    """Measure one .pte on an Android device with the native runner; returns a validated record."""
+    from runtimes.opprofile import summarize_etdump
+    from runtimes.profile import check_counts
+    check_counts(runs, warmup, threads)
+    taskset = check_taskset(taskset)
+    if cooldown < 0:
+        raise ProfileError(f"--cooldown cannot be negative; got {cooldown}.")
+    path = Path(path)
+    fmt = detect_format(path)
+    check_complete(path, fmt)
+    if fmt != "pte":
+        raise ProfileError(f"--device adb runs .pte files with the native runner; a .{fmt} is not supported over adb "
+                           f"yet (profile it with --device host, or export the xnnpack target).")
+    if runner is None:
+        raise ProfileError("--device adb needs --runner PATH: edge_bench built for the phone "
+                           "(runtimes/native/README.md has the Android NDK commands).")
+    runner = Path(runner)
+    if not runner.is_file():
+        raise ProfileError(f"runner {str(runner)!r} does not exist; build it as runtimes/native/README.md describes.")
+    notes: list[str] = []
+    artifact, _ = artifact_facts(path, fmt, notes)
+    adb = Adb(serial, adb_exe)
+    serial = adb.select()
+    facts = device_facts(adb)
+    abi, device_abi = elf_abi(runner), facts.get("ro.product.cpu.abi")
+    if abi and device_abi and abi != device_abi:
+        raise ProfileError(f"runner {runner.name!r} is built for {abi} but the device is {device_abi}; "
+                           f"cross-compile it for {device_abi}.")
+    q = shlex.quote
+    work = f"{WORK_ROOT}/edge-{uuid.uuid4().hex[:10]}"
+    temp_before = battery_temp_c(adb)
+    code, out = adb.shell(f"mkdir -p {q(work)}", "creating the work dir")
+    if code != 0:
+        raise ProfileError(f"cannot create {work} on the device: {_last_line(out)}")
+    try:
+        adb.push(path, f"{work}/{path.name}")
+        bundle = [runner] + sorted(p for p in runner.parent.glob("lib*.so") if p.is_file())  # shared-lib builds
+        for item in bundle:
+            adb.push(item, f"{work}/{item.name}")
+        code, out = adb.shell(f"chmod 755 {q(work + '/' + runner.name)}", "making the runner executable")
+        if code != 0:
+            raise ProfileError(f"cannot make the runner executable on the device: {_last_line(out)}")
+        if cooldown:
+            time.sleep(cooldown)  # let the SoC shed heat from the previous model before timing this one
+        device_timeout = max(int(timeout) - 5, 1)
+        argv = runner_command(work, runner.name, path.name, runs, warmup, threads, taskset, device_timeout)
+        line = f"cd {q(work)} && LD_LIBRARY_PATH={q(work)} " + " ".join(q(a) for a in argv)
+        code, out = adb.shell(line, "the runner", timeout=timeout)
+        if code == 124:
+            raise ProfileError(f"the runner did not finish within {device_timeout} s on the device; "
+                               f"lower --runs or raise the timeout.")
+        if code != 0:
+            signal = f" (killed by signal {code - 128})" if code > 128 else ""
+            raise ProfileError(f"the runner exited with status {code}{signal} on {serial!r}: "
+                               f"{_last_line(out) or 'no output'}")
+        with tempfile.TemporaryDirectory(prefix="edge-adb-") as tmp:
+            adb.pull(f"{work}/record.json", Path(tmp) / "record.json")
+            record = parse_record((Path(tmp) / "record.json").read_text(errors="replace"),
+                                  f"the runner's record from {serial!r}")
+            dump = keep_etdump or Path(tmp) / "profile.etdp"
+            adb.pull(f"{work}/profile.etdp", dump)
+            ops = summarize_etdump(dump)
+            ops["file"] = str(keep_etdump) if keep_etdump else None
+    finally:
+        try:
+            adb.shell(f"rm -rf {q(work)}", "removing the work dir", timeout=30)
+        except ProfileError as e:  # the device may be gone; an error already in flight says more
+            notes.append(f"could not remove {work} from the device ({e})")
+    temp_after = battery_temp_c(adb)
+    if record["artifact"]["size_bytes"] != artifact["size_bytes"]:
+        raise ProfileError(f"the runner read {record['artifact']['size_bytes']} bytes but {path.name!r} has "
+                           f"{artifact['size_bytes']}; the push was incomplete.")
+    return _android_record(record, artifact, facts, serial, (temp_before, temp_after), ops, argv, taskset, cooldown,
+                           path, notes)
+
+
+def _android_record(record: dict, artifact: dict, facts: dict, serial: str, temps: tuple, ops: dict, argv: list,
+                    taskset: str | None, cooldown: float, path: Path, notes: list[str]) -> dict:
+    from runtimes.executorch_rt import pte_instruction_counts
+    counts = pte_instruction_counts(path)
+    model = " ".join(filter(None, (facts.get("ro.product.manufacturer"), facts.get("ro.product.model")))) or None
+    soc = " ".join(filter(None, (facts.get("ro.soc.manufacturer"), facts.get("ro.soc.model")))) or \
+        facts.get("ro.board.platform") or None
+    record["artifact"] = artifact
+    record["device"] = {"kind": "android", "name": serial, "model": model, "soc": soc,
+                        "cpu": facts.get("cpu", "").strip() or record["device"].get("cpu") or device_abi(facts),
+                        "cores": int(facts["cores"]) if facts.get("cores", "").isdigit() and int(facts["cores"]) > 0
+                        else record["device"].get("cores"),
+                        "os": f"Android {facts.get('ro.build.version.release')} (SDK {facts.get('ro.build.version.sdk')})",
+                        "battery_temp_c": {"before": temps[0], "after": temps[1]}}
+    record["runtime"]["delegates"] = {"partitions": counts["delegate_calls"], "detail": counts}
+    record["runner"].update(command=argv, taskset=taskset, cooldown_s=cooldown or None)
+    record["ops"] = ops
+    record["notes"] = record.get("notes", []) + notes + [f"measured over adb on {serial}"]
+    return validate_record(record, "the Android record")
+
+
+def device_abi(facts: dict) -> str | None:
+    return facts.get("ro.product.cpu.abi") or None

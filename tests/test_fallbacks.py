@@ -1,0 +1,138 @@
+"""Lowerings: equal to the reference op at several shapes; full XNNPACK delegation for the zoo
+and for foreign models written in the usual styles."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from edge import models
+from edge.lowering import apply_lowerings, lowering, lowerings_for
+from edge.ops import reference_local_attention, reference_partial_conv
+from edge.prepare import export_program
+from tests.foreign import FOREIGN_STYLES
+
+aten = torch.ops.aten
+
+
+def cosine(a, b):
+    return F.cosine_similarity(a.flatten().double(), b.flatten().double(), dim=0).item()
+
+
+def lowered(backend, op):
+    return lowerings_for(backend)[op].fn
+
+
+ATTN_SHAPES = [(1, 4, 16, 8), (4, 1, 49, 32), (8, 2, 64, 16)]
+
+
+@pytest.mark.parametrize("backend", ["xnnpack", "litert", "coreml", "onnx"])
+@pytest.mark.parametrize("shape", ATTN_SHAPES)
+def test_local_attention_lowering_equals_reference(backend, shape):
+    q, k, v = (torch.randn(shape) for _ in range(3))
+    for scale in (None, 0.3):
+        got = lowered(backend, torch.ops.edge.local_attention.default)(q, k, v, scale)
+        assert cosine(got, reference_local_attention(q, k, v, scale)) >= 0.99999
+
+
+@pytest.mark.parametrize("backend", ["xnnpack", "litert", "coreml", "onnx"])
+@pytest.mark.parametrize("channels,cp,k", [(40, 10, 3), (64, 16, 3), (96, 24, 5)])
+def test_partial_conv_lowering_equals_reference(backend, channels, cp, k):
+    x, w = torch.randn(2, channels, 14, 14), torch.randn(cp, cp, k, k)
+    got = lowered(backend, torch.ops.edge.partial_conv.default)(x, w)
+    assert cosine(got, reference_partial_conv(x, w)) >= 0.99999
+
+
+@pytest.mark.parametrize("mask", [None, "bool", "float", "causal"])
+@pytest.mark.parametrize("shape", [(2, 4, 16, 8), (1, 3, 10, 12, 4)])
+def test_sdpa_lowering_equals_torch(mask, shape):
+    q, k, v = (torch.randn(shape) for _ in range(3))
+    n = shape[-2]
+    kwargs = {"is_causal": True} if mask == "causal" else {}
+    if mask == "bool":
+        kwargs["attn_mask"] = torch.rand(n, n) > 0.3
+        kwargs["attn_mask"][:, 0] = True  # no fully masked row
+    elif mask == "float":
+        kwargs["attn_mask"] = torch.randn(n, n)
+    got = lowered("xnnpack", aten.scaled_dot_product_attention.default)(q, k, v, **kwargs)
+    assert cosine(got, F.scaled_dot_product_attention(q, k, v, **kwargs)) >= 0.99999
+
+
+@pytest.mark.parametrize("shape", [(2, 16, 32), (1, 49, 96), (3, 5, 7, 24)])
+def test_layer_norm_lowering_equals_torch(shape):
+    x, w, b = torch.randn(shape), torch.randn(shape[-1]), torch.randn(shape[-1])
+    got = lowered("xnnpack", aten.layer_norm.default)(x, [shape[-1]], w, b, 1e-5)
+    assert cosine(got, F.layer_norm(x, [shape[-1]], w, b, 1e-5)) >= 0.99999
+
+
+@pytest.mark.parametrize("shape,dims,keepdim", [((2, 16, 32), [1], False), ((2, 8, 6, 6), [2, 3], True),
+                                                ((2, 8, 6, 6), [1], True), ((4, 10), [-1], False)])
+def test_mean_lowering_equals_torch(shape, dims, keepdim):
+    x = torch.randn(shape)
+    got = lowered("xnnpack", aten.mean.dim)(x, dims, keepdim)
+    torch.testing.assert_close(got, x.mean(dims, keepdim=keepdim), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("a,b", [((2, 4, 8, 16), (2, 4, 16, 8)), ((2, 4, 8, 16), (1, 4, 16, 8)),
+                                 ((3, 8, 16), (16, 5)), ((4, 8, 16), (4, 16, 2))])
+def test_matmul_lowering_equals_torch(a, b):
+    x, y = torch.randn(a), torch.randn(b)
+    torch.testing.assert_close(lowered("xnnpack", aten.matmul.default)(x, y), x @ y, rtol=1e-5, atol=1e-5)
+
+
+def test_index_and_copy_lowerings_equal_torch():
+    x = torch.randn(3, 4, 5, 6)
+    low = lowerings_for("xnnpack")
+    torch.testing.assert_close(low[aten.select.int].fn(x, 1, -1), x.select(1, -1))
+    torch.testing.assert_close(low[aten.squeeze.dim].fn(x[:, :1], 1), x[:, :1].squeeze(1))
+    torch.testing.assert_close(low[aten.unsqueeze.default].fn(x, 2), x.unsqueeze(2))
+    assert all(torch.equal(a, b) for a, b in zip(low[aten.unbind.int].fn(x, 1), x.unbind(1)))
+    assert all(torch.equal(a, b) for a, b in zip(low[aten.split_with_sizes.default].fn(x, [1, 2, 1], 1),
+                                                 x.split([1, 2, 1], 1)))
+    assert all(torch.equal(a, b) for a, b in zip(low[aten.chunk.default].fn(x, 2, 3), x.chunk(2, 3)))
+    torch.testing.assert_close(low[aten.expand.default].fn(x[:, :1], [3, 4, 5, 6]), x[:, :1].expand(3, 4, 5, 6))
+    src = torch.randn(3, 2, 5, 6)
+    torch.testing.assert_close(low[aten.slice_scatter.default].fn(x, src, 1, 1, 3),
+                               torch.slice_scatter(x, src, 1, 1, 3))
+
+
+def test_a_lowering_without_a_docstring_is_refused():
+    with pytest.raises(ValueError, match="docstring"):
+        @lowering(aten.hardswish.default, "test-backend")
+        def hardswish__test(x):
+            return x
+
+
+def test_one_lowering_per_op_and_backend():
+    with pytest.raises(ValueError, match="already registered"):
+        @lowering(aten.layer_norm.default, "xnnpack")
+        def layer_norm__again(x, *args):
+            """Duplicate."""
+            return x
+
+
+def xnnpack_coverage(model, size=64):
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    from edge.targets.xnnpack.coverage import collect_rejections, delegation_coverage
+    x = torch.randn(1, 3, size, size)
+    program, applied = apply_lowerings(export_program(model.eval(), (x,)), "xnnpack")
+    with torch.no_grad():
+        assert cosine(program.module()(x), model(x)) >= 0.99999
+    with collect_rejections() as reasons:
+        edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+    return delegation_coverage(edge.exported_program().graph_module, reasons), applied
+
+
+@pytest.mark.parametrize("name", models.list_models())
+def test_zoo_variant_is_fully_delegated_to_xnnpack(name):
+    model = models.create(name, num_classes=10, input_size=64).eval().reparameterize()
+    coverage, applied = xnnpack_coverage(model)
+    assert coverage["non_delegated_nodes"] == 0, coverage["non_delegated_ops"]
+    assert coverage["delegated_subgraphs"] == 1 and applied
+
+
+@pytest.mark.parametrize("style", list(FOREIGN_STYLES))
+def test_foreign_style_is_fully_delegated_to_xnnpack(style):
+    coverage, applied = xnnpack_coverage(FOREIGN_STYLES[style](), size=32)
+    assert coverage["non_delegated_nodes"] == 0, coverage["non_delegated_ops"]
+    assert applied, "the foreign graph needed at least one rewrite"

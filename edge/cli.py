@@ -156,6 +156,66 @@ def _stderr_console():
     return Console(stderr=True)
 
 
+def cmd_inspect(args) -> int:
+    from edge.inspect import inspect_artifact, inspect_model, is_artifact
+    if is_artifact(args.model):
+        reports = inspect_artifact(args.model)
+    else:
+        reports = inspect_model(args.model, args.targets or "xnnpack", num_classes=args.num_classes,
+                                input_size=args.input_size, weights=args.weights)
+    if args.json:
+        print(json.dumps(reports, indent=2))
+        return 0
+    for r in reports:
+        print(f"{r['model']} on {r['target']}")
+        for stage in ("before_fallbacks", "after_fallbacks"):
+            if stage in r:
+                print(f"  {stage.replace('_', ' ')}: {_coverage_line(r[stage])}")
+                for item in _left_out(r[stage])[:12]:
+                    print(f"    - {item}")
+        for f in r.get("fallbacks") or []:
+            print(f"  applied {f['lowering']} to {f['nodes']} x {f['op']}: {f['why']}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from edge.bench import bench
+    console = _stderr_console()
+    result = bench(args.model, threads=args.threads, runs=args.runs, warmup=args.warmup,
+                   input_size=args.input_size, weights=args.weights,
+                   progress=(lambda msg: None) if args.json else (lambda msg: console.print(f"[dim]{msg}[/]")))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(title=f"{result['model']}: {args.threads} threads, median of {args.runs} runs (one process, "
+                        "interleaved)")
+    for col in ("candidate", "median ms", "p90 ms", "x best peer (LiteRT, ORT)"):
+        table.add_column(col, justify="left" if col == "candidate" else "right")
+    for row in result["rows"]:
+        table.add_row(row["name"], f"{row['median_ms']:.2f}", f"{row['p90_ms']:.2f}", f"{row['ratio_to_best_peer']:.2f}")
+    Console(width=160 if not sys.stdout.isatty() else None).print(table)
+    return 0
+
+
+def _coverage_line(cov: dict) -> str:
+    if "delegated_nodes" in cov:
+        return (f"{cov['delegated_nodes']} nodes delegated in {cov['delegated_subgraphs']} subgraphs, "
+                f"{cov['non_delegated_nodes']} left to portable kernels")
+    if "violations" in cov:
+        return f"{cov['compute_nodes']} compute nodes, {cov['violations']} the backend will not take"
+    if "kernel_calls" in cov:
+        return f"{cov['delegate_calls']} delegate calls, {cov['kernel_calls']} portable kernel calls"
+    return _coverage_summary(cov)
+
+
+def _left_out(cov: dict) -> list[str]:
+    if "non_delegated_ops" in cov:
+        return [f"{o['count']} x {o['op']}: {o['reason']}" for o in cov["non_delegated_ops"]]
+    return [f"{o['node']} ({o['op']}): {o['reason']}" for o in cov.get("left_out", [])]
+
+
 def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="zoo name (see 'edge list') or a factory 'pkg.module:function'")
     p.add_argument("--weights", help="safetensors or state_dict file (read without unpickling objects)")
@@ -196,6 +256,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-going", action="store_true", help="export the other targets when one fails")
     p.add_argument("--json", action="store_true", help="print results as JSON; no progress display")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("inspect", help="what each backend takes, leaves out and why, before and after fallbacks",
+                       description="For a MODEL: lower it per target and list the nodes the backend will not take "
+                       "(op, node, reason) before and after our fallbacks, and the fallbacks applied. For an "
+                       "ARTIFACT: print what its manifest recorded.")
+    add_model_options(p)
+    p.add_argument("--target", dest="targets", metavar="T[,T...]", help="targets or preset (default: xnnpack)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("bench", help="latency side by side: eager, our xnnpack, naive executorch, LiteRT, ORT",
+                       description="Export MODEL ours (custom ops + fallbacks) and naively (plain PyTorch, official "
+                       "converters), then time every candidate in one process, interleaved, same weights and "
+                       "threads; prints medians and ratios to the best peer (LiteRT, ONNX Runtime).")
+    add_model_options(p)
+    p.add_argument("--threads", type=int, default=2, help="threads for every runtime (default 2)")
+    p.add_argument("--runs", type=int, default=30, help="timed runs per candidate (default 30)")
+    p.add_argument("--warmup", type=int, default=5, help="warm-up runs per candidate (default 5)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

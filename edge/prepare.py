@@ -30,7 +30,7 @@ class PreparedModel:
 
 
 def prepare(model_or_name, example_inputs=None, *, name: str | None = None, num_classes: int | None = None,
-            input_size: int | None = None, weights=None) -> PreparedModel:
+            input_size: int | None = None, weights=None, reparameterize: bool = True) -> PreparedModel:
     given = build_model(model_or_name, num_classes=num_classes, input_size=input_size, weights=weights)
     if example_inputs is not None:
         example_inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
@@ -45,7 +45,7 @@ def prepare(model_or_name, example_inputs=None, *, name: str | None = None, num_
     with torch.no_grad():
         eager = [given(x) for x in verify]
     model = copy.deepcopy(given).eval()  # never rewrite the caller's module in place
-    if callable(getattr(model, "reparameterize", None)):
+    if reparameterize and callable(getattr(model, "reparameterize", None)):
         model = model.reparameterize()
     program = export_program(model, example_inputs)
     return PreparedModel(name=config.name, config=config, model=model, example_inputs=example_inputs,

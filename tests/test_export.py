@@ -67,7 +67,21 @@ def test_manifest_records_preprocessing_and_io(exported):
     m = exported[1]["xnnpack"].manifest
     assert m["inputs"][0]["shape"] == [1, 3, SIZE, SIZE] and m["outputs"][0]["shape"] == [1, 10]
     assert m["preprocessing"]["center_crop"] == SIZE and len(m["preprocessing"]["mean"]) == 3
-    assert m["versions"]["executorch"] and m["fallbacks"] == []
+    assert m["versions"]["executorch"]
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_manifest_records_the_fallbacks_applied(exported, target):
+    fallbacks = exported[1][target].manifest["fallbacks"]
+    custom = {"edge.local_attention.default", "edge.partial_conv.default"}
+    assert custom & {f["op"] for f in fallbacks}  # every zoo family uses one of the custom ops
+    assert all(f["lowering"].endswith(("__default", f"__{target}")) and f["why"] and f["nodes"] > 0
+               for f in fallbacks)
+
+
+@pytest.mark.parametrize("target", ["litert", "coreml"])
+def test_no_tensor_above_rank_4_in_rank_limited_targets(exported, target):
+    assert exported[1][target].manifest["coverage"]["max_tensor_rank"] <= 4
 
 
 @pytest.mark.parametrize("target", TARGET_NAMES)

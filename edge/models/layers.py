@@ -6,7 +6,10 @@ that each backend lowers its own way later).
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from edge.ops import local_attention, partial_conv
@@ -54,12 +57,29 @@ def fuse_all(model: nn.Module) -> nn.Module:
     return model
 
 
+_PLAIN_OPS = False
+
+
+@contextlib.contextmanager
+def plain_pytorch_ops():
+    """Build graphs the way an unaided user's code would: F.scaled_dot_product_attention and
+    split/conv/cat instead of our custom ops. The benchmark's "naive" baselines use this."""
+    global _PLAIN_OPS
+    saved, _PLAIN_OPS = _PLAIN_OPS, True
+    try:
+        yield
+    finally:
+        _PLAIN_OPS = saved
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float | None = None) -> torch.Tensor:
     """Softmax attention over the token axis: q, k, v are (groups, heads, tokens, head_dim).
 
     "groups" are whatever local sets attend among themselves (MobileViT patch-grid positions,
     windows, or the batch for global attention). One custom-op node in torch.export.
     """
+    if _PLAIN_OPS:
+        return F.scaled_dot_product_attention(q, k, v, scale=scale)
     return local_attention(q, k, v, scale)
 
 
@@ -75,4 +95,7 @@ class PartialConv(nn.Module):
         self.conv = nn.Conv2d(self.dim_conv, self.dim_conv, kernel_size, 1, (kernel_size - 1) // 2, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _PLAIN_OPS:
+            x1, x2 = torch.split(x, [self.dim_conv, self.dim_untouched], dim=1)
+            return torch.cat((self.conv(x1), x2), dim=1)
         return partial_conv(x, self.conv.weight)

@@ -36,17 +36,41 @@ class InvertedResidual(nn.Module):
 
 
 class MultiHeadSelfAttention(nn.Module):
+    """Fused qkv projection for training and weight loading; `fuse()` splits it into q, k, v
+    projections (the attention scale folded into q) so the deployed graph has no rank-5 tensor
+    and no slicing of the fused output."""
+
     def __init__(self, dim: int, num_heads: int):
         super().__init__()
         self.num_heads = num_heads
         self.qkv = nn.Linear(dim, dim * 3)
         self.proj = nn.Linear(dim, dim)
+        self.split: nn.ModuleList | None = None
 
     def forward(self, x):  # x: (groups, tokens, dim)
         g, n, c = x.shape
-        qkv = self.qkv(x).reshape(g, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        out = attention(qkv[0], qkv[1], qkv[2])
+        h = self.num_heads
+        if self.split is not None:
+            q, k, v = (lin(x).reshape(g, n, h, c // h).permute(0, 2, 1, 3) for lin in self.split)
+            out = attention(q, k, v, 1.0)
+        else:
+            qkv = self.qkv(x).reshape(g, n, 3, h, c // h).permute(2, 0, 3, 1, 4)
+            out = attention(qkv[0], qkv[1], qkv[2])
         return self.proj(out.transpose(1, 2).reshape(g, n, c))
+
+    @torch.no_grad()
+    def fuse(self) -> None:
+        if self.split is not None:
+            return
+        dim = self.proj.in_features
+        scale = (dim // self.num_heads) ** -0.5
+        parts = nn.ModuleList(nn.Linear(dim, dim) for _ in range(3)).to(self.qkv.weight.dtype)
+        for i, lin in enumerate(parts):
+            factor = scale if i == 0 else 1.0
+            lin.weight.copy_(self.qkv.weight[i * dim:(i + 1) * dim] * factor)
+            lin.bias.copy_(self.qkv.bias[i * dim:(i + 1) * dim] * factor)
+        self.split = parts
+        del self.qkv
 
 
 class TransformerLayer(nn.Module):
@@ -64,17 +88,27 @@ class TransformerLayer(nn.Module):
         return x + self.ffn(self.norm2(x))
 
 
-def unfold_patch_grid(x: torch.Tensor, patch: int) -> torch.Tensor:
-    """(B, C, H, W) -> (B*patch*patch, H*W/patch^2, C): one group per offset inside a patch."""
+def unfold_patch_grid(x: torch.Tensor, p: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B*p*p, H*W/p^2, C): one group per offset inside a p x p patch.
+
+    Written with rank <= 4 tensors only (three 4-D permutes instead of one 6-D one): TFLite's
+    GPU delegate and Core ML reject higher ranks, and every backend's kernels handle 4-D best.
+    """
     b, c, h, w = x.shape
-    x = x.reshape(b, c, h // patch, patch, w // patch, patch).permute(0, 3, 5, 2, 4, 1)
-    return x.reshape(b * patch * patch, (h // patch) * (w // patch), c)
+    hp, wp = h // p, w // p
+    x = x.reshape(b * c * hp, p, wp, p).permute(0, 1, 3, 2)          # (BCh', pi, pj, w')
+    x = x.reshape(b * c, hp, p * p, wp).permute(0, 2, 1, 3)          # (BC, P, h', w')
+    x = x.reshape(b, c, p * p, hp * wp).permute(0, 2, 3, 1)          # (B, P, N, C)
+    return x.reshape(b * p * p, hp * wp, c)
 
 
-def fold_patch_grid(x: torch.Tensor, batch: int, height: int, width: int, patch: int) -> torch.Tensor:
-    """Inverse of `unfold_patch_grid`."""
+def fold_patch_grid(x: torch.Tensor, batch: int, height: int, width: int, p: int) -> torch.Tensor:
+    """Inverse of `unfold_patch_grid`, also rank <= 4 throughout."""
     c = x.shape[-1]
-    x = x.reshape(batch, patch, patch, height // patch, width // patch, c).permute(0, 5, 3, 1, 4, 2)
+    hp, wp = height // p, width // p
+    x = x.reshape(batch, p * p, hp * wp, c).permute(0, 3, 1, 2)      # (B, C, P, N)
+    x = x.reshape(batch * c, p * p, hp, wp).permute(0, 2, 1, 3)      # (BC, h', P, w')
+    x = x.reshape(batch * c * hp, p, p, wp).permute(0, 1, 3, 2)      # (BCh', pi, w', pj)
     return x.reshape(batch, c, height, width)
 
 

@@ -30,6 +30,8 @@ class Target:
     exporter: str = ""                # "module:function" taking an ExportJob, returning an ExportOutcome
     quants: tuple[str, ...] = ("fp32",)
     run_platforms: tuple[str, ...] = ("Linux", "Darwin", "Windows")
+    max_rank: int | None = None               # highest tensor rank its accelerators accept
+    unsupported_ops: tuple[str, ...] = ()     # aten op names it has no conversion for
 
     def load_exporter(self) -> Callable[["ExportJob"], "ExportOutcome"]:
         """Import the converter only when it is used, so `import edge` never loads an SDK."""

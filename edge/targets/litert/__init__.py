@@ -3,4 +3,5 @@ from edge.targets.base import Target
 
 TARGET = Target("litert", ".tflite", "LiteRT / TFLite (Android)", "litert",
                 export_modules=("litert_torch",), exporter="edge.targets.litert.exporter:export_tflite", quants=("fp32", "fp16"),
+                max_rank=4,  # TFLite GPU delegate: tensors of rank <= 4 only
                 run_modules=("ai_edge_litert",))

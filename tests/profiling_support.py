@@ -1,0 +1,82 @@
+"""Shared, built-once helpers for the profiling tests: small artifacts, the native runner, the CLI.
+
+Each is cached in this module so test files that all need them pay once per pytest session.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NATIVE_SRC = REPO / "runtimes" / "native"
+NATIVE_BUILD = REPO / "build" / "native"  # gitignored (build/)
+_artifacts: dict[str, Path] = {}
+_runner: list = []
+
+
+def small_artifact(target: str, tmp_path_factory) -> Path:
+    """FasterNet-T0 at 64 px for one target (xnnpack, litert, onnx), exported once per session."""
+    if target not in _artifacts:
+        from edge.export import export
+        out = tmp_path_factory.mktemp(f"small-{target}")
+        _artifacts[target] = export("fasternet_t0", target=target, input_size=64, out_dir=out).path
+    return _artifacts[target]
+
+
+def executorch_cmake_dir() -> Path:
+    import executorch
+    return Path(executorch.__path__[0]) / "share" / "cmake"
+
+
+def native_runner() -> Path:
+    """build/native/edge_bench, configured and built once per session (incremental after that)."""
+    if _runner:
+        return _runner[0]
+    missing = [tool for tool in ("cmake", "g++") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"building the native runner needs {' and '.join(missing)}, not found on PATH")
+    cmake_dir = executorch_cmake_dir()
+    if not (cmake_dir / "executorch-config.cmake").is_file():
+        pytest.skip(f"the executorch package at {cmake_dir.parent.parent} ships no CMake config")
+    steps = [["cmake", "-S", str(NATIVE_SRC), "-B", str(NATIVE_BUILD), f"-Dexecutorch_DIR={cmake_dir}",
+              "-DCMAKE_BUILD_TYPE=Release"],
+             ["cmake", "--build", str(NATIVE_BUILD), "-j2"]]
+    for step in steps:
+        result = subprocess.run(step, capture_output=True, text=True)
+        assert result.returncode == 0, f"{' '.join(step)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    _runner.append(NATIVE_BUILD / "edge_bench")
+    return _runner[0]
+
+
+def run_cli(capsys, monkeypatch, *argv) -> tuple[int, str, str]:
+    """edge's real main() with the profile/report subcommands registered (as edge/cli.py will do)."""
+    from edge import cli
+    from edge.cli_profile import register
+    build = cli.build_parser
+
+    def with_profile():
+        parser = build()
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        if "profile" not in sub.choices:
+            register(sub)
+        return parser
+
+    monkeypatch.setattr(cli, "build_parser", with_profile)
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def copy_with_manifest(artifact: Path, dest_dir: Path, stem: str) -> Path:
+    """The artifact and its manifest under a new stem (file names with spaces and quotes, say)."""
+    dest = dest_dir / f"{stem}{artifact.suffix}"
+    shutil.copyfile(artifact, dest)
+    shutil.copyfile(artifact.with_suffix(".json"), dest.with_suffix(".json"))
+    return dest

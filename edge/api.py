@@ -1,6 +1,8 @@
 """The Python API behind the CLI's read-only commands."""
 from __future__ import annotations
 
+import functools
+
 from edge import models
 from edge.errors import EdgeError
 from edge.loading import build_model, model_config
@@ -11,6 +13,11 @@ from edge.targets import TARGETS
 
 def describe_models(family: str | None = None) -> list[dict]:
     """Every zoo variant at 1000 classes and its native input size: params, GMACs, preprocessing."""
+    return [dict(m) for m in _describe_models(family)]
+
+
+@functools.lru_cache(maxsize=None)  # counting MACs builds and runs nine models: do it once per process
+def _describe_models(family: str | None) -> tuple[dict, ...]:
     names = models.list_models(family)
     if family and not names:
         families = sorted({models.get_factory(n).__module__.rsplit(".", 1)[-1] for n in models.list_models()})
@@ -23,7 +30,7 @@ def describe_models(family: str | None = None) -> list[dict]:
                     "gmacs": round(count_macs(model, cfg.input_size) / 1e9, 4),
                     "gmacs_without_attention": round(count_macs(model, cfg.input_size, attention=False) / 1e9, 4),
                     "input_size": cfg.input_size, "config": cfg.to_dict()})
-    return out
+    return tuple(out)
 
 
 def describe_model(spec, num_classes: int | None = None, input_size: int | None = None,

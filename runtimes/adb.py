@@ -45,8 +45,9 @@ class Adb:
             return subprocess.run(argv, capture_output=True, text=True, errors="replace",
                                   timeout=timeout or self.timeout)
         except subprocess.TimeoutExpired:
+            hint = f"adb -s {shlex.quote(self.serial)} shell true" if self.serial else "adb devices"
             raise ProfileError(f"{what} did not finish within {timeout or self.timeout:.0f} s; is the device "
-                               f"responsive (adb -s {self.serial} shell true)?") from None
+                               f"responsive ({hint})?") from None
         except OSError as e:
             raise ProfileError(f"cannot run adb at {self.exe!r} ({e.strerror}).") from None
 
@@ -140,7 +141,8 @@ def check_taskset(mask: str | None) -> str | None:
 
 def elf_abi(path: Path) -> str | None:
     """The Android ABI an ELF executable is built for, or None when it is not ELF."""
-    head = path.read_bytes()[:20]
+    with open(path, "rb") as f:
+        head = f.read(20)
     if head[:4] != b"\x7fELF":
         return None
     return _ELF_MACHINES.get(int.from_bytes(head[18:20], "little" if head[5] == 1 else "big"), "unknown")
@@ -164,7 +166,7 @@ def battery_temp_c(adb: Adb) -> float | None:
     return int(match.group(1)) / 10 if code == 0 and match else None  # dumpsys reports tenths of a degree
 
 
-def runner_command(work: str, runner: str, model: str, runs: int, warmup: int, threads: int | None,
+def runner_command(runner: str, model: str, runs: int, warmup: int, threads: int | None,
                    taskset: str | None, device_timeout: int) -> list[str]:
     """The device-side argv; joined with shlex.quote. `timeout` stops a hung runner on the phone itself."""
     argv = ["timeout", str(device_timeout)]
@@ -224,7 +226,7 @@ def profile_adb(path: str | Path, runner: str | Path | None, serial: str | None 
         if cooldown:
             time.sleep(cooldown)  # let the SoC shed heat from the previous model before timing this one
         device_timeout = max(int(timeout) - 5, 1)
-        argv = runner_command(work, runner.name, path.name, runs, warmup, threads, taskset, device_timeout)
+        argv = runner_command(runner.name, path.name, runs, warmup, threads, taskset, device_timeout)
         line = f"cd {q(work)} && LD_LIBRARY_PATH={q(work)} " + " ".join(q(a) for a in argv)
         code, out = adb.shell(line, "the runner", timeout=timeout)
         if code == 124:
@@ -239,6 +241,10 @@ def profile_adb(path: str | Path, runner: str | Path | None, serial: str | None 
             record = parse_record((Path(tmp) / "record.json").read_text(errors="replace"),
                                   f"the runner's record from {serial!r}")
             dump = keep_etdump or Path(tmp) / "profile.etdp"
+            try:
+                dump.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ProfileError(f"cannot create {str(dump.parent)!r} for the ETDump ({e.strerror}).") from None
             adb.pull(f"{work}/profile.etdp", dump)
             ops = summarize_etdump(dump)
             ops["file"] = str(keep_etdump) if keep_etdump else None
@@ -264,7 +270,7 @@ def _android_record(record: dict, artifact: dict, facts: dict, serial: str, temp
         facts.get("ro.board.platform") or None
     record["artifact"] = artifact
     record["device"] = {"kind": "android", "name": serial, "model": model, "soc": soc,
-                        "cpu": facts.get("cpu", "").strip() or record["device"].get("cpu") or device_abi(facts),
+                        "cpu": facts.get("cpu", "").strip() or record["device"].get("cpu") or facts.get("ro.product.cpu.abi"),
                         "cores": int(facts["cores"]) if facts.get("cores", "").isdigit() and int(facts["cores"]) > 0
                         else record["device"].get("cores"),
                         "os": f"Android {facts.get('ro.build.version.release')} (SDK {facts.get('ro.build.version.sdk')})",
@@ -274,7 +280,3 @@ def _android_record(record: dict, artifact: dict, facts: dict, serial: str, temp
     record["ops"] = ops
     record["notes"] = record.get("notes", []) + notes + [f"measured over adb on {serial}"]
     return validate_record(record, "the Android record")
-
-
-def device_abi(facts: dict) -> str | None:
-    return facts.get("ro.product.cpu.abi") or None

@@ -117,9 +117,9 @@ def profile_ios(path: str | Path, udid: str | None = None, app: str | Path | Non
     check_counts(runs, warmup, threads)
     path = Path(path)
     fmt = detect_format(path)
-    check_complete(path, fmt)
     if fmt not in ("pte", "mlpackage"):
         raise ProfileError(f"the iOS demo app runs .pte and .mlpackage artifacts, not .{fmt}.")
+    check_complete(path, fmt)
     if app is not None and not Path(app).is_dir():
         raise ProfileError(f"--runner for iOS is the built .app folder to install; {str(app)!r} is not one.")
     notes: list[str] = []

@@ -45,6 +45,17 @@ def _ru_maxrss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, Linux kB
 
 
+def _release_free_heap() -> None:
+    """Hand freed heap back to the OS first (glibc keeps it resident), so an earlier model's freed memory
+    cannot absorb this one's allocations and hide them from the delta."""
+    gc.collect()
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: the delta may be low after earlier work in this process
+
+
 class PeakMemory:
     """RSS high-water mark over a stretch of code, without the interpreter's own earlier peak.
 
@@ -53,6 +64,7 @@ class PeakMemory:
     """
 
     def __enter__(self):
+        _release_free_heap()
         self.baseline = _status_bytes("VmRSS")
         self.method = "ru_maxrss"
         try:

@@ -49,13 +49,13 @@ def summarize(samples_ms: list[float]) -> dict:
     return {k: round(v, 4) for k, v in stats.items()}
 
 
-def check_stats(record: dict, rel: float = 1e-3) -> None:
+def check_stats(record: dict, source: str = "record", rel: float = 1e-3) -> None:
     """The record's statistics must be those of its own samples (catches a producer computing them differently)."""
     expected = summarize(record["samples_ms"])
     for key, want in expected.items():
         got = record["latency_ms"][key]
         if abs(got - want) > max(rel * abs(want), 2e-3):
-            raise ProfileError(f"record's latency_ms.{key} is {got} but its samples give {want}.")
+            raise ProfileError(f"{source}'s latency_ms.{key} is {got} but its samples give {want}.")
 
 
 def validate_record(record: dict, source: str = "record") -> dict:
@@ -68,7 +68,7 @@ def validate_record(record: dict, source: str = "record") -> dict:
         raise ProfileError(f"{source} is not a valid profile record: at {where}: {e.message[:200]}.") from None
     if len(record["samples_ms"]) != record["runs"]:
         raise ProfileError(f"{source} says runs={record['runs']} but holds {len(record['samples_ms'])} samples.")
-    check_stats(record)
+    check_stats(record, source)
     return record
 
 

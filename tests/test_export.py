@@ -52,11 +52,29 @@ def test_coreml_spec_is_validated_and_not_pretended_to_run(exported):
     assert parity["validation"]["status"] == "passed" and parity["validation"]["model_type"] == "mlProgram"
 
 
-def test_xnnpack_coverage_counts_nodes_with_reasons(exported):
+def test_xnnpack_artifact_is_fully_delegated(exported):
     cov = exported[1]["xnnpack"].manifest["coverage"]
-    assert cov["delegated_nodes"] > 0 and cov["delegated_subgraphs"] >= 1
-    assert cov["non_delegated_nodes"] == sum(op["count"] for op in cov["non_delegated_ops"])
-    assert all(op["reason"] for op in cov["non_delegated_ops"])
+    assert cov["delegated_nodes"] > 0 and cov["delegated_subgraphs"] == 1
+    assert cov["non_delegated_nodes"] == 0, cov["non_delegated_ops"]
+
+
+def test_pte_runs_one_delegate_call_and_no_portable_kernel(exported):
+    from runtimes.executorch_rt import pte_instruction_counts
+    counts = pte_instruction_counts(exported[1]["xnnpack"].path)
+    assert counts["delegate_calls"] == 1 and counts["kernel_calls"] == 0, counts["kernel_ops"]
+
+
+def test_naive_export_reports_what_xnnpack_leaves_out_and_why(tmp_path):
+    """Without fallbacks, LayerNorm stays outside the delegate; the coverage says so, with a reason."""
+    from edge.coverage import xnnpack_coverage
+    from edge.lowering import apply_lowerings
+    from edge.prepare import export_program
+    program, _ = apply_lowerings(export_program(TinyViT().eval(), (torch.randn(1, 3, 32, 32),)), "xnnpack",
+                                 enabled=False)
+    cov = xnnpack_coverage(program)
+    assert cov["non_delegated_nodes"] == sum(op["count"] for op in cov["non_delegated_ops"]) > 0
+    by_op = {op["op"]: op["reason"] for op in cov["non_delegated_ops"]}
+    assert "aten.native_layer_norm.default" in by_op and all(by_op.values())
 
 
 def test_no_temporary_files_are_left(exported):

@@ -123,7 +123,8 @@ def xnnpack_coverage(model, size=64):
     return delegation_coverage(edge.exported_program().graph_module, reasons), applied
 
 
-@pytest.mark.parametrize("name", models.list_models())
+# mobilevit_xxs, fasternet_t0 and iformer_t are checked on their real .pte in test_export.py
+@pytest.mark.parametrize("name", sorted(set(models.list_models()) - {"mobilevit_xxs", "fasternet_t0", "iformer_t"}))
 def test_zoo_variant_is_fully_delegated_to_xnnpack(name):
     model = models.create(name, num_classes=10, input_size=64).eval().reparameterize()
     coverage, applied = xnnpack_coverage(model)

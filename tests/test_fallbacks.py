@@ -137,3 +137,19 @@ def test_foreign_style_is_fully_delegated_to_xnnpack(style):
     coverage, applied = xnnpack_coverage(FOREIGN_STYLES[style](), size=32)
     assert coverage["non_delegated_nodes"] == 0, coverage["non_delegated_ops"]
     assert applied, "the foreign graph needed at least one rewrite"
+
+
+def test_inplace_pconv_no_longer_bloats_onnx(tmp_path):
+    """In-place channel slicing exports as ScatterND + Transposes; the fallback makes it Slice + Concat."""
+    from edge.targets.base import ExportJob
+    from edge.targets.onnx.exporter import export_onnx
+    from tests.foreign import InplacePConv, PConvNet
+    model, x = PConvNet(pconv=InplacePConv).eval(), torch.randn(1, 3, 32, 32)
+    program = export_program(model, (x,))
+    counts = {}
+    for enabled in (False, True):
+        lowered_program, _ = apply_lowerings(program, "onnx", enabled=enabled)
+        job = ExportJob("pconv", model, lowered_program, (x,), "fp32", tmp_path / f"{enabled}.onnx")
+        counts[enabled] = export_onnx(job).coverage
+    assert "ScatterND" in counts[False]["ops"] and "ScatterND" not in counts[True]["ops"]
+    assert counts[True]["nodes"] < counts[False]["nodes"]

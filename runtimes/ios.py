@@ -1,15 +1,16 @@
 """iOS harness: drive the ios_demo app's benchmark mode with `xcrun devicectl` (Xcode 16+).
 
 Steps: find the device (`devicectl list devices`), optionally install the app, copy the artifact
-into the app's Documents, launch the app with benchmark arguments and wait for it to exit
-(`--console`), copy the record back, and fill in what the host knows (file hash, manifest,
-delegate counts, device facts). Every call is an argv list (no shell), so names with spaces or
-quotes pass through unchanged.
+and its manifest into the app's Documents, launch the app with benchmark arguments and wait for it
+to exit (`--console`), copy the record back (or the app's one-line `.error`), and fill in what the
+host knows (file hash, manifest, delegate counts, device facts). Every call is an argv list (no
+shell), so names with spaces or quotes pass through unchanged.
 
 The app's side of the contract (its benchmark mode), launched as
     <bundle> --edge-benchmark --model NAME --runs N --warmup W [--threads T] --output edge-record.json
-loads Documents/NAME, times it, writes Documents/edge-record.json in the profile record schema
-(device kind "ios") and exits.
+loads Documents/NAME (inputs from the manifest beside it), times it, writes Documents/edge-record.json
+in the profile record schema (device kind "ios") and exits; on failure it writes one line to
+Documents/edge-record.json.error instead. ios_demo/ implements this side.
 
 Not runnable on Linux: the command construction and record handling are unit-tested; no phone ran them.
 """
@@ -101,6 +102,17 @@ def pick_device(devices_json: dict, udid: str | None) -> dict:
     return devices[0]
 
 
+def _app_error(run: Run, target: str, bundle: str, tmp: Path) -> str:
+    """The one line the app leaves in `<record>.error` when benchmark mode fails."""
+    local = tmp / f"{RECORD_NAME}.error"
+    result = run(copy_from_cmd(target, bundle, f"Documents/{RECORD_NAME}.error", str(local)), 60)
+    if result.returncode == 0 and local.is_file():
+        lines = [x.strip() for x in local.read_text(errors="replace").splitlines() if x.strip()]
+        if lines:
+            return lines[0][:300]
+    return "no error file either; is the installed app's benchmark mode current?"
+
+
 def device_block(device: dict) -> dict:
     hw, props = device.get("hardwareProperties", {}), device.get("deviceProperties", {})
     return {"kind": "ios", "name": hw.get("udid") or device.get("identifier", "?"),
@@ -135,22 +147,24 @@ def profile_ios(path: str | Path, udid: str | None = None, app: str | Path | Non
         if app is not None:
             _check(run(install_cmd(target, str(app)), 300), "installing the demo app")
         _check(run(copy_to_cmd(target, bundle, str(path), f"Documents/{path.name}"), 300), "copying the artifact")
+        manifest = path.with_suffix(".json")
+        if manifest.is_file():  # the app takes input shape and value range from it, as the host does
+            _check(run(copy_to_cmd(target, bundle, str(manifest), f"Documents/{manifest.name}"), 60),
+                   "copying the manifest")
         _check(run(launch_cmd(target, bundle, benchmark_args(path.name, runs, warmup, threads)), timeout),
                "the benchmark run in the demo app")
         local = Path(tmp) / RECORD_NAME
-        _check(run(copy_from_cmd(target, bundle, f"Documents/{RECORD_NAME}", str(local)), 120),
-               "copying the record back")
-        try:
-            text = local.read_text(errors="replace")
-        except OSError:
-            raise ProfileError("the demo app wrote no record; is the installed app's benchmark mode current?") from None
+        if run(copy_from_cmd(target, bundle, f"Documents/{RECORD_NAME}", str(local)), 120).returncode != 0 \
+                or not local.is_file():
+            raise ProfileError(f"the demo app wrote no record: {_app_error(run, target, bundle, Path(tmp))}")
+        text = local.read_text(errors="replace")
     record = parse_record(text, f"the demo app's record from {target!r}")
     return merge_ios_record(record, artifact, device, path, fmt, notes)
 
 
 def merge_ios_record(record: dict, artifact: dict, device: dict, path: Path, fmt: str, notes: list[str]) -> dict:
     """Host-side facts over the app's own: the file's hash and manifest, devicectl's device facts."""
-    if record["artifact"]["size_bytes"] != artifact["size_bytes"]:
+    if fmt == "pte" and record["artifact"]["size_bytes"] != artifact["size_bytes"]:  # a folder's size is ambiguous
         raise ProfileError(f"the app measured a file of {record['artifact']['size_bytes']} bytes but "
                            f"{path.name!r} has {artifact['size_bytes']}; the copy was incomplete or stale.")
     app_device = record["device"]
@@ -159,7 +173,8 @@ def merge_ios_record(record: dict, artifact: dict, device: dict, path: Path, fmt
     if fmt == "pte" and record["runtime"]["delegates"].get("partitions") is None:
         from runtimes.executorch_rt import pte_instruction_counts
         counts = pte_instruction_counts(path)
-        record["runtime"]["delegates"] = {"partitions": counts["delegate_calls"], "detail": counts}
+        detail = {**record["runtime"]["delegates"].get("detail", {}), **counts}  # keep what the app recorded
+        record["runtime"]["delegates"] = {"partitions": counts["delegate_calls"], "detail": detail}
     record["runner"]["kind"] = "ios_app"
     record["notes"] = record.get("notes", []) + notes + ["measured by the iOS demo app via xcrun devicectl"]
     return validate_record(record, "the iOS record")

@@ -45,6 +45,15 @@ def _ru_maxrss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, Linux kB
 
 
+def cpu_pressure() -> float | None:
+    """Linux PSI: % of the last 10 s in which some task waited for a CPU. Our own threads keep it near 0,
+    so a high value means other work competed for the cores during the measurement."""
+    try:
+        return float(Path("/proc/pressure/cpu").read_text().split()[1].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _release_free_heap() -> None:
     """Hand freed heap back to the OS first (glibc keeps it resident), so an earlier model's freed memory
     cannot absorb this one's allocations and hide them from the delta."""
@@ -185,12 +194,16 @@ def profile_host(path: str | Path, runs: int = 50, warmup: int = 10, threads: in
             session = open_session(path, threads)
             inputs, described = make_inputs(manifest, session, seed)
             samples, first = time_runs(session, inputs, warmup, runs)
+        pressure = cpu_pressure()
         info = session.info
         del session
         if op_profile:
             ops = profile_ops(fmt, path, inputs, min(op_runs, runs), info.threads)
         else:
             ops = unavailable("per-op profile not requested")
+    if pressure is not None and pressure > 1.0:
+        notes.append(f"other work competed for the CPU during the timed runs (PSI some avg10 {pressure:.1f}%); "
+                     f"compare with runs measured side by side")
     if info.load_ms is None:
         raise ProfileError(f"the {info.runtime} adapter did not time its load.")
     record = {

@@ -141,6 +141,9 @@ def artifact_facts(path: Path, fmt: str, notes: list[str]) -> tuple[dict, dict |
         notes.append("no manifest beside the artifact: inputs come from the runtime's signature, parity unknown")
         return facts, None
     entry, parity = manifest_entry(manifest, fmt)
+    if entry and digest and entry.get("sha256") != digest and entry.get("size_bytes", 0) > size:
+        from runtimes.formats import ArtifactError  # some cuts still load (a flatbuffer's trailing padding)
+        raise ArtifactError(f"{str(path)!r} is truncated: {size} bytes, its manifest says {entry['size_bytes']}.")
     if entry is None or (digest and entry.get("sha256") not in (None, digest)):
         notes.append(f"the manifest beside the artifact describes another file (sha256 differs); "
                      f"its parity is not reported")

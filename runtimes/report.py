@@ -44,7 +44,7 @@ def parity_text(record: dict) -> str:
     if not m:
         return "unknown (no manifest)"
     p = m["parity"]
-    return f"{p['status']} (cos {p['cosine']:.6f})" if p.get("cosine") is not None else p["status"]
+    return f"{p['status']} (cos {p['cosine']:.7f})" if p.get("cosine") is not None else p["status"]
 
 
 def rows(records: list[dict]) -> list[dict]:
@@ -105,15 +105,15 @@ def latency_bars(records: list[dict]) -> str:
     devices = list(dict.fromkeys(r["device"] for r in table))
     fig = _figure(max(6.0, 1.6 * len(artifacts) + 3), 4.8)
     ax = fig.add_subplot()
-    width = 0.8 / len(devices)
-    for i, dev in enumerate(devices):
-        xs, p50, low, high = [], [], [], []
-        for r in (r for r in table if r["device"] == dev):
-            xs.append(artifacts.index(r["artifact"]) + (i - (len(devices) - 1) / 2) * width)
-            p50.append(r["p50"])
-            low.append(r["p50"] - r["p10"])
-            high.append(r["p90"] - r["p50"])
-        ax.bar(xs, p50, width * 0.95, yerr=[low, high], capsize=4, label=dev)
+    width = 0.8 / max(sum(1 for r in table if r["artifact"] == a) for a in artifacts)
+    colors = {dev: f"C{i % 10}" for i, dev in enumerate(devices)}
+    for x, art in enumerate(artifacts):
+        group = [r for r in table if r["artifact"] == art]  # centred on the tick, however many devices ran it
+        for i, r in enumerate(group):
+            ax.bar(x + (i - (len(group) - 1) / 2) * width, r["p50"], width * 0.95, color=colors[r["device"]],
+                   yerr=[[r["p50"] - r["p10"]], [r["p90"] - r["p50"]]], capsize=4)
+    for dev, color in colors.items():
+        ax.bar([0], [0], 0, color=color, label=dev)  # one legend entry per device
     ax.set_xticks(range(len(artifacts)), artifacts, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("latency ms (bar p50, whiskers p10-p90)")
     ax.set_title("Latency per artifact and backend")
@@ -167,7 +167,7 @@ def _ops_section(record: dict) -> str:
 
 
 def render_html(records: list[dict]) -> str:
-    notes = sorted({n for r in records for n in r["notes"]})
+    notes = [f"{artifact_label(r)} on {device_label(r)}: {n}" for r in records for n in r["notes"]]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>edge latency report</title>"
             f"<style>{_CSS}</style></head><body><h1>edge latency report</h1>"
             f"<p class=note>{len(records)} records, generated {html.escape(now_iso())}. Latency is per inference "

@@ -28,7 +28,10 @@ def small_artifact(target: str, tmp_path_factory) -> Path:
 
 
 def executorch_cmake_dir() -> Path:
-    import executorch
+    try:
+        import executorch
+    except ImportError:
+        pytest.skip("the native runner builds against the executorch package, which is not installed")
     return Path(executorch.__path__[0]) / "share" / "cmake"
 
 

@@ -39,7 +39,7 @@ def app_record(size_bytes: int, name: str, samples=(7.9, 8.1, 8.0, 8.4, 7.8, 8.2
             "device": {"kind": "ios", "name": "iPhone", "model": None, "soc": None, "cpu": None, "cores": 6,
                        "os": "iOS 18.5"},
             "runtime": {"name": "executorch", "versions": {"executorch": "1.5.1"}, "threads": 2,
-                        "delegates": {"partitions": None}},
+                        "delegates": {"partitions": None, "detail": {"compute_units": "cpu"}}},
             "runner": {"kind": "ios_app", "name": "EdgeDemo 1.0"},
             "load_ms": 21.5, "first_run_ms": 30.2, "warmup": 2, "runs": len(samples),
             "latency_ms": summarize(list(samples)), "samples_ms": list(samples),
@@ -52,8 +52,8 @@ def app_record(size_bytes: int, name: str, samples=(7.9, 8.1, 8.0, 8.4, 7.8, 8.2
 class FakeDevicectl:
     """Records every argv; answers `list devices` and `copy from` like devicectl would."""
 
-    def __init__(self, record_text: str | None, fail_on: str | None = None):
-        self.calls, self.record_text, self.fail_on = [], record_text, fail_on
+    def __init__(self, record_text: str | None, fail_on: str | None = None, error_line: str | None = None):
+        self.calls, self.record_text, self.fail_on, self.error_line = [], record_text, fail_on, error_line
 
     def __call__(self, argv, timeout):
         self.calls.append(argv)
@@ -61,8 +61,11 @@ class FakeDevicectl:
             return subprocess.CompletedProcess(argv, 1, "", "ERROR: The device rejected the connection request.\n")
         if argv[2:4] == ["list", "devices"]:
             Path(argv[argv.index("--json-output") + 1]).write_text(json.dumps(DEVICES))
-        if argv[2:5] == ["device", "copy", "from"] and self.record_text is not None:
-            Path(argv[argv.index("--destination") + 1]).write_text(self.record_text)
+        if argv[2:5] == ["device", "copy", "from"]:
+            text = self.error_line if argv[argv.index("--source") + 1].endswith(".error") else self.record_text
+            if text is None:
+                return subprocess.CompletedProcess(argv, 1, "", "ERROR: File not found in the app container.\n")
+            Path(argv[argv.index("--destination") + 1]).write_text(text)
         return subprocess.CompletedProcess(argv, 0, "", "")
 
 
@@ -99,19 +102,21 @@ def test_profile_ios_sequence_and_merged_record(pte, tmp_path):
     fake = FakeDevicectl(json.dumps(app_record(model.stat().st_size, model.name)))
     record = profile_ios(model, udid=UDID, app=app, runs=6, warmup=2, threads=2, run=fake)
     verbs = [" ".join(c[2:5]) for c in fake.calls]
-    assert verbs == ["list devices --json-output", "device install app", "device copy to", "device process launch",
-                     "device copy from"]
-    assert fake.calls[2][fake.calls[2].index("--source") + 1] == str(model)
+    assert verbs == ["list devices --json-output", "device install app", "device copy to", "device copy to",
+                     "device process launch", "device copy from"]
+    sources = [c[c.index("--source") + 1] for c in fake.calls if "--source" in c]
+    assert sources[:2] == [str(model), str(model.with_suffix(".json"))]  # the app reads the manifest too
     validate_record(record)
     assert record["device"]["kind"] == "ios" and record["device"]["model"] == "iPhone 15 Pro"
     assert record["device"]["name"] == UDID and record["device"]["os"] == "iOS 18.5" and record["device"]["cores"] == 6
     assert record["artifact"]["sha256"] and record["artifact"]["manifest"]["parity"]["status"] == "passed"
     assert record["runtime"]["delegates"]["partitions"] > 0  # filled from the .pte on the host
+    assert record["runtime"]["delegates"]["detail"]["compute_units"] == "cpu"  # the app's own detail is kept
     assert record["latency_ms"]["p50"] == pytest.approx(8.05)
 
 
 @pytest.mark.parametrize("record_text,fail_on,needle", [
-    (None, None, "the demo app wrote no record"),
+    (None, None, "the demo app wrote no record: no error file either"),
     ("Terminated due to signal 9", None, "is not JSON"),
     ("{}", None, "is not a valid profile record"),
     ("ok", "launch", "the benchmark run in the demo app failed: ERROR: The device rejected"),
@@ -120,6 +125,12 @@ def test_profile_ios_sequence_and_merged_record(pte, tmp_path):
 def test_failures_are_clear(pte, record_text, fail_on, needle):
     with pytest.raises(ProfileError, match=needle):
         profile_ios(pte, udid=UDID, runs=6, warmup=2, run=FakeDevicectl(record_text, fail_on))
+
+
+def test_the_app_s_error_line_is_shown(pte):
+    fake = FakeDevicectl(None, error_line="model input 'input' is float16, benchmark mode feeds float32\n")
+    with pytest.raises(ProfileError, match="wrote no record: model input 'input' is float16"):
+        profile_ios(pte, udid=UDID, runs=6, warmup=2, run=fake)
 
 
 def test_size_mismatch_and_wrong_formats(pte, tmp_path):

@@ -69,7 +69,7 @@ def test_per_op_profiles(artifacts):
     ort = profile_host(artifacts["onnx"], runs=3, warmup=1, threads=2)["ops"]
     assert ort["available"] and ort["source"] == "onnxruntime_profiler"
     assert {"Conv", "Gemm"} <= {op["name"] for op in ort["top"]}
-    assert sum(op["percent"] for op in ort["top"]) <= 100.01
+    assert sum(op["percent"] for op in ort["top"]) <= 100 + 0.005 * len(ort["top"])  # each rounded to 0.01
     litert = profile_host(artifacts["tflite"], runs=3, warmup=1, threads=2)["ops"]
     assert not litert["available"] and "benchmark_model" in litert["reason"]
 
@@ -131,8 +131,14 @@ def _truncate(src, dst, keep):
     return dst
 
 
-@pytest.mark.parametrize("case", ["pte_cut", "pte_header_only", "tflite_cut", "onnx_cut", "tflite_named_pte",
-                                  "text_named_onnx", "missing", "folder"])
+def _ort_cut_by_one_byte(artifacts, tmp_path):
+    """onnxruntime still loads an .ort one byte short (padding); the manifest's size gives it away."""
+    path = copy_with_manifest(artifacts["onnx"].with_suffix(".ort"), tmp_path, "m")
+    return _truncate(path, path, -1)
+
+
+@pytest.mark.parametrize("case", ["pte_cut", "pte_header_only", "tflite_cut", "onnx_cut", "ort_cut_one_byte",
+                                  "tflite_named_pte", "text_named_onnx", "missing", "folder"])
 def test_bad_artifacts_are_one_line_and_exit_2(artifacts, tmp_path, capsys, monkeypatch, case):
     path = {
         "pte_cut": lambda: _truncate(artifacts["pte"], tmp_path / "m.pte", -1000),
@@ -141,13 +147,14 @@ def test_bad_artifacts_are_one_line_and_exit_2(artifacts, tmp_path, capsys, monk
         "onnx_cut": lambda: _truncate(artifacts["onnx"], tmp_path / "m.onnx", 5000),
         "tflite_named_pte": lambda: _truncate(artifacts["tflite"], tmp_path / "m.pte", None),
         "text_named_onnx": lambda: _write(tmp_path / "m.onnx", b"\x08not a model at all\n"),
+        "ort_cut_one_byte": lambda: _ort_cut_by_one_byte(artifacts, tmp_path),
         "missing": lambda: tmp_path / "nope.pte",
         "folder": lambda: tmp_path,
     }[case]()
     code, out, err = run_cli(capsys, monkeypatch, "profile", path, "--runs", 1, "--warmup", 0)
     assert code == 2 and out == ""
     assert {"tflite_named_pte": "holds a tflite model but is named .pte", "pte_cut": "truncated", "missing": "does not exist",
-            "tflite_cut": "not a loadable .tflite"}.get(case, "") in err
+            "tflite_cut": "not a loadable .tflite", "ort_cut_one_byte": "its manifest says"}.get(case, "") in err
     assert err.startswith("edge: error: ") and len(err.strip().splitlines()) == 1, err
 
 
@@ -185,3 +192,13 @@ def test_help_lists_every_option(capsys, monkeypatch):
     for option in ("--device", "--runs", "--warmup", "--threads", "--json", "-o", "--runner", "--taskset",
                    "--cooldown", "adb[:SERIAL]", "ios[:UDID]", "examples:"):
         assert option in out
+
+
+def test_cpu_contention_is_noted(artifacts, monkeypatch):
+    import runtimes.profile as profile
+    monkeypatch.setattr(profile, "cpu_pressure", lambda: 12.5)
+    record = profile_host(artifacts["tflite"], runs=2, warmup=0, threads=1, op_profile=False)
+    assert any("PSI some avg10 12.5%" in note for note in record["notes"])
+    monkeypatch.setattr(profile, "cpu_pressure", lambda: 0.1)
+    record = profile_host(artifacts["tflite"], runs=2, warmup=0, threads=1, op_profile=False)
+    assert not any("PSI" in note for note in record["notes"])

@@ -155,6 +155,14 @@ long ru_maxrss_bytes() {
 #endif
 }
 
+// Linux PSI: % of the last 10 s some task waited for a CPU; high means other work competed with us.
+double cpu_pressure() {
+  std::ifstream f("/proc/pressure/cpu");
+  std::string some, avg10;
+  if (!(f >> some >> avg10) || avg10.compare(0, 6, "avg10=") != 0) return -1;
+  return std::atof(avg10.c_str() + 6);
+}
+
 std::string cpu_model() {
   std::ifstream f("/proc/cpuinfo");
   std::string line;
@@ -280,6 +288,7 @@ int main(int argc, char** argv) {
     if (first_ms < 0) first_ms = ms;
     if (i >= opt.warmup) samples.push_back(ms);
   }
+  double pressure = cpu_pressure();
   long peak = hwm_reset ? status_bytes("VmHWM") : ru_maxrss_bytes();
   long delta = hwm_reset ? (peak >= 0 && baseline >= 0 ? peak - baseline : -1) : peak - ru_before;
 
@@ -321,7 +330,14 @@ int main(int argc, char** argv) {
     << ", \"peak_delta_bytes\": " << (delta >= 0 ? std::to_string(delta) : "null") << ", \"method\": \""
     << (hwm_reset ? "vmhwm_reset" : "ru_maxrss") << "\"},\n"
     << "  \"ops\": " << ops << ",\n  \"inputs\": [" << inputs_json.str() << "],\n"
-    << "  \"notes\": [\"inputs are seeded uniform values in [-1, 1) with the program's own shapes\"]\n}\n";
+    << "  \"notes\": [\"inputs are seeded uniform values in [-1, 1) with the program's own shapes\"";
+  if (pressure > 1.0) {
+    char note[200];
+    std::snprintf(note, sizeof note, "other work competed for the CPU during the timed runs (PSI some avg10 %.1f%%); "
+                  "compare with runs measured side by side", pressure);
+    r << ", " << json_str(note);
+  }
+  r << "]\n}\n";
   std::string text = r.str();
 
   if (!opt.output.empty()) {  // temporary name, then rename: never half a record under the final name

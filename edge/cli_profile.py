@@ -18,11 +18,14 @@ _PROFILE_EPILOG = """examples:
   edge profile out/mobilevit_xxs-xnnpack-fp32.pte --threads 2 -o rec-pte.json
   edge profile out/mobilevit_xxs-litert-fp32.tflite --runs 100 --json
   edge profile model.pte --device adb:R58M123 --runner build/native-android/edge_bench --taskset f0 --cooldown 30
+  edge profile out/mobilevit_xxs-litert-fp32.tflite --device adb:R58M123 --runner app --threads 4
   edge profile model.pte --device ios:00008110-0011 --runner EdgeDemo.app
 
 The artifact's .json manifest (written by `edge export`) gives the input shapes and parity.
---device adb runs the native runner (runtimes/native/README.md) over adb; --device ios drives the
-ios_demo app's benchmark mode with xcrun devicectl (macOS with Xcode 16+)."""
+--device adb runs the native runner (runtimes/native/README.md) over adb, or with --runner app the
+android_demo app's benchmark mode (installed on the phone; android_demo/README.md), which also runs
+.tflite, .onnx and .ort; --device ios drives the ios_demo app's benchmark mode with xcrun devicectl
+(macOS with Xcode 16+)."""
 
 
 @contextlib.contextmanager
@@ -54,6 +57,9 @@ def cmd_profile(args) -> int:
             raise EdgeError("--runner is for --device adb or ios; on the host the Python runtimes run the artifact.")
         if kind == "ios" and (args.taskset or args.cooldown):
             raise EdgeError("--taskset and --cooldown apply to host and adb; iOS does not let a process pin cores.")
+        if kind == "adb" and args.runner == "app" and args.taskset:
+            raise EdgeError("--taskset applies to the native runner; android_demo (--runner app) runs in a process "
+                            "adb cannot pin. Drop --taskset or use --runner PATH.")
         etdump = Path(args.output).with_suffix(".etdp") if args.output else None
         with _quiet(not args.verbose):
             record = _measure(kind, ident, args, etdump)
@@ -74,6 +80,10 @@ def _measure(kind: str, ident: str | None, args, etdump: Path | None) -> dict:
         threads = args.threads if args.threads is not None else os.cpu_count()
         return profile_host(args.artifact, runs=args.runs, warmup=args.warmup, threads=threads,
                             op_profile=not args.no_op_profile, taskset=args.taskset, cooldown=args.cooldown)
+    if kind == "adb" and args.runner == "app":  # a file named app is ./app
+        from runtimes.adb_app import profile_adb_app
+        return profile_adb_app(args.artifact, serial=ident, runs=args.runs, warmup=args.warmup, threads=args.threads,
+                               cooldown=args.cooldown, timeout=args.timeout)
     if kind == "adb":
         from runtimes.adb import profile_adb
         return profile_adb(args.artifact, args.runner, serial=ident, runs=args.runs, warmup=args.warmup,
@@ -152,13 +162,14 @@ def register(subparsers) -> None:
                    "default on a phone)")
     p.add_argument("-o", "--output", metavar="RECORD.json", help="save the record here (an adb ETDump goes beside it)")
     p.add_argument("--json", action="store_true", help="print the whole record as JSON instead of a summary")
-    p.add_argument("--runner", metavar="PATH", help="adb: edge_bench built for the phone; ios: the demo .app to "
-                   "install (optional)")
+    p.add_argument("--runner", metavar="PATH|app", help="adb: edge_bench built for the phone, or `app` for the "
+                   "installed android_demo app's benchmark mode; ios: the demo .app to install (optional)")
     p.add_argument("--taskset", metavar="MASK", help="pin to these CPUs, a hex mask such as f0 (host and adb)")
     p.add_argument("--cooldown", type=_positive_float, default=0.0, metavar="S",
                    help="wait S seconds before timing, to let the device cool between models")
     p.add_argument("--timeout", type=_positive_float, default=600.0, metavar="S",
-                   help="give up on a device run after S seconds (default: 600)")
+                   help="give up on a device run after S seconds (default: 600); with --runner app, how long to "
+                   "wait for the app's record")
     p.add_argument("--no-op-profile", action="store_true", help="skip the per-op profile (host)")
     p.add_argument("-v", "--verbose", action="store_true", help="show the runtimes' own log lines")
     p.set_defaults(func=cmd_profile)

@@ -5,6 +5,7 @@ dir, optionally cool down, run (optionally pinned with taskset), pull the record
 read the battery temperature again, remove the work dir. `adb shell` hands its command to the
 device's shell, so every path and argument in it goes through shlex.quote: a serial or file name
 with spaces or quotes works and cannot inject commands. adb itself is called with argv lists.
+runtimes/adb_app.py drives the android_demo app's benchmark mode instead (`--runner app`).
 """
 from __future__ import annotations
 
@@ -26,6 +27,13 @@ _RC = "__edge_rc="
 _ELF_MACHINES = {3: "x86", 40: "armeabi-v7a", 62: "x86_64", 183: "arm64-v8a"}
 _PROPS = ("ro.product.manufacturer", "ro.product.model", "ro.soc.manufacturer", "ro.soc.model", "ro.board.platform",
           "ro.build.version.release", "ro.build.version.sdk", "ro.product.cpu.abi")
+# android_demo's benchmark mode (android_demo/README.md); tests/test_adb_app.py ties these to the app's sources.
+APP_PACKAGE = "org.edge.demo"
+APP_ACTIVITY = f"{APP_PACKAGE}/.BenchmarkActivity"
+APP_FILES_DIR = f"/sdcard/Android/data/{APP_PACKAGE}/files"  # getExternalFilesDir: adb writes, the app reads
+APP_RECORD = "edge-record.json"
+APP_ERROR_SUFFIX = ".error"
+APP_FORMATS = ("pte", "tflite", "onnx", "ort")
 
 
 class Adb:
@@ -192,11 +200,11 @@ def profile_adb(path: str | Path, runner: str | Path | None, serial: str | None 
     fmt = detect_format(path)
     check_complete(path, fmt)
     if fmt != "pte":
-        raise ProfileError(f"--device adb runs .pte files with the native runner; a .{fmt} is not supported over adb "
-                           f"yet (profile it with --device host, or export the xnnpack target).")
+        raise ProfileError(f"the native runner runs .pte files only; a .{fmt} is not supported over adb with it "
+                           f"(use --runner app for the android_demo app, or --device host).")
     if runner is None:
         raise ProfileError("--device adb needs --runner PATH: edge_bench built for the phone "
-                           "(runtimes/native/README.md has the Android NDK commands).")
+                           "(runtimes/native/README.md has the Android NDK commands), or --runner app.")
     runner = Path(runner)
     if not runner.is_file():
         raise ProfileError(f"runner {str(runner)!r} does not exist; build it as runtimes/native/README.md describes.")
@@ -265,18 +273,25 @@ def _android_record(record: dict, artifact: dict, facts: dict, serial: str, temp
                     taskset: str | None, cooldown: float, path: Path, notes: list[str]) -> dict:
     from runtimes.executorch_rt import pte_instruction_counts
     counts = pte_instruction_counts(path)
-    model = " ".join(filter(None, (facts.get("ro.product.manufacturer"), facts.get("ro.product.model")))) or None
-    soc = " ".join(filter(None, (facts.get("ro.soc.manufacturer"), facts.get("ro.soc.model")))) or \
-        facts.get("ro.board.platform") or None
     record["artifact"] = artifact
-    record["device"] = {"kind": "android", "name": serial, "model": model, "soc": soc,
-                        "cpu": facts.get("cpu", "").strip() or record["device"].get("cpu") or facts.get("ro.product.cpu.abi"),
-                        "cores": int(facts["cores"]) if facts.get("cores", "").isdigit() and int(facts["cores"]) > 0
-                        else record["device"].get("cores"),
-                        "os": f"Android {facts.get('ro.build.version.release')} (SDK {facts.get('ro.build.version.sdk')})",
-                        "battery_temp_c": {"before": temps[0], "after": temps[1]}}
+    record["device"] = android_device(facts, serial, temps, record["device"])
     record["runtime"]["delegates"] = {"partitions": counts["delegate_calls"], "detail": counts}
     record["runner"].update(command=argv, taskset=taskset, cooldown_s=cooldown or None)
     record["ops"] = ops
     record["notes"] = record.get("notes", []) + notes + [f"measured over adb on {serial}"]
     return validate_record(record, "the Android record")
+
+
+def android_device(facts: dict, serial: str, temps: tuple, reported: dict) -> dict:
+    """The record's device block from getprop and dumpsys; what the producer reported fills the gaps."""
+    model = " ".join(filter(None, (facts.get("ro.product.manufacturer"), facts.get("ro.product.model")))) or None
+    soc = " ".join(filter(None, (facts.get("ro.soc.manufacturer"), facts.get("ro.soc.model")))) or \
+        facts.get("ro.board.platform") or None
+    own = reported.get("battery_temp_c") or {}
+    return {"kind": "android", "name": serial, "model": model, "soc": soc,
+            "cpu": facts.get("cpu", "").strip() or reported.get("cpu") or facts.get("ro.product.cpu.abi"),
+            "cores": int(facts["cores"]) if facts.get("cores", "").isdigit() and int(facts["cores"]) > 0
+            else reported.get("cores"),
+            "os": f"Android {facts.get('ro.build.version.release')} (SDK {facts.get('ro.build.version.sdk')})",
+            "battery_temp_c": {"before": own.get("before") if temps[0] is None else temps[0],
+                               "after": own.get("after") if temps[1] is None else temps[1]}}

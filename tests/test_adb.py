@@ -38,6 +38,7 @@ def fake_adb(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_ADB_ROOT", str(device))
     monkeypatch.setenv("FAKE_ADB_SERIALS", f"emulator-5554\n{SERIAL}")
     monkeypatch.setenv("FAKE_ADB_LOG", str(tmp_path / "adb.log"))
+    monkeypatch.setenv("FAKE_ADB_APP_PYTHON", sys.executable)  # android_demo's stand-in measures with edge
     monkeypatch.delenv("FAKE_ADB_FAIL", raising=False)
     return device
 

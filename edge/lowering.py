@@ -33,7 +33,8 @@ class Lowering:
 
 _LOWERINGS: dict[tuple[torch._ops.OpOverload, str], Lowering] = {}
 # modules whose import registers lowerings; imported lazily so `import edge` stays light
-_PROVIDERS = ("edge.ops.lowerings", "edge.targets.xnnpack.lowerings", "edge.targets.onnx.lowerings")
+_PROVIDERS = ("edge.ops.lowerings", "edge.targets.xnnpack.lowerings", "edge.targets.onnx.lowerings",
+              "edge.targets.litert.lowerings", "edge.targets.coreml.lowerings")
 
 
 def lowering(op: torch._ops.OpOverload, backend: str = ANY_BACKEND):
@@ -84,3 +85,4 @@ def apply_lowerings(program: torch.export.ExportedProgram, backend: str,
     applied = [{"op": str(op), "lowering": low.name, "backend": low.backend, "nodes": present[op], "why": low.why}
                for op, low in table.items() if present.get(op)]
     return lowered, applied
+

@@ -153,3 +153,26 @@ def test_inplace_pconv_no_longer_bloats_onnx(tmp_path):
         counts[enabled] = export_onnx(job).coverage
     assert "ScatterND" in counts[False]["ops"] and "ScatterND" not in counts[True]["ops"]
     assert counts[True]["nodes"] < counts[False]["nodes"]
+
+
+@pytest.mark.parametrize("rank", [5, 6])
+def test_high_rank_permute_as_rank4_swaps_equals_permute(rank):
+    import random
+
+    from edge.ops.rank_limits import permute_as_rank4_swaps
+    rng = random.Random(rank)
+    for _ in range(40):
+        shape = [rng.randint(1, 4) for _ in range(rank)]
+        perm = list(range(rank))
+        rng.shuffle(perm)
+        x = torch.randn(shape)
+        assert torch.equal(permute_as_rank4_swaps(x, perm), x.permute(perm)), (shape, perm)
+
+
+@pytest.mark.parametrize("style", ["mha_vit", "sdpa_unfold", "manual_attention_unfold"])
+def test_foreign_attention_has_no_tensor_above_rank_4_on_litert(tmp_path, style):
+    from edge.export import export
+    result = export(FOREIGN_STYLES[style](), torch.randn(1, 3, 32, 32), target="litert", out_dir=tmp_path, name=style)
+    assert result.manifest["coverage"]["max_tensor_rank"] <= 4
+    assert result.manifest["parity"]["status"] == "passed"
+    assert "permute__litert" in {f["lowering"] for f in result.manifest["fallbacks"]}

@@ -1,0 +1,46 @@
+"""Permutes of rank > 4 as a few rank-4 transposes, for backends whose accelerators stop at rank 4.
+
+MobileViT-style patch unfolding written by users reshapes to 6-D and permutes there; TFLite's GPU
+delegate and Core ML reject such tensors. Any permutation can be built from "swap two adjacent
+blocks of dims", and each swap is one transpose of a 4-D view (before, block1, block2, after).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+MAX_RANK = 4
+
+
+def permute_as_rank4_swaps(x: torch.Tensor, perm: list[int]) -> torch.Tensor:
+    rank = x.dim()
+    perm = [p % rank for p in perm]
+    order = list(range(rank))        # which original dim sits at each position now
+    sizes = list(x.shape)
+    y = x
+    k = 0
+    while k < rank:
+        pos = order.index(perm[k])
+        if pos == k:
+            k += 1
+            continue
+        length = 1  # move the longest run of wanted dims that already sit together
+        while k + length < rank and pos + length < rank and order[pos + length] == perm[k + length]:
+            length += 1
+        cur = [sizes[d] for d in order]
+        view = (math.prod(cur[:k]), math.prod(cur[k:pos]), math.prod(cur[pos:pos + length]),
+                math.prod(cur[pos + length:]))
+        y = y.reshape(view).transpose(1, 2)
+        order = order[:k] + order[pos:pos + length] + order[k:pos] + order[pos + length:]
+        k += length
+    return y.reshape([sizes[d] for d in perm])
+
+
+def unbind_flat(x: torch.Tensor, dim: int) -> list[torch.Tensor]:
+    """unbind of a high-rank tensor through a rank-3 view (before, n, after): no rank > 4 slices."""
+    dim = dim % x.dim()
+    before, after = math.prod(x.shape[:dim]), math.prod(x.shape[dim + 1:])
+    flat = x.reshape(before, x.shape[dim], after)
+    rest = [s for i, s in enumerate(x.shape) if i != dim]
+    return [flat[:, i].reshape(rest) for i in range(x.shape[dim])]

@@ -33,8 +33,8 @@ class Lowering:
 
 _LOWERINGS: dict[tuple[torch._ops.OpOverload, str], Lowering] = {}
 # modules whose import registers lowerings; imported lazily so `import edge` stays light
-_PROVIDERS = ("edge.ops.lowerings", "edge.targets.xnnpack.lowerings", "edge.targets.onnx.lowerings",
-              "edge.targets.litert.lowerings", "edge.targets.coreml.lowerings")
+_PROVIDERS = ("edge.ops.lowerings", "edge.ops.rank_limits", "edge.targets.xnnpack.lowerings",
+              "edge.targets.onnx.lowerings")
 
 
 def lowering(op: torch._ops.OpOverload, backend: str = ANY_BACKEND):

@@ -6,6 +6,7 @@ blocks of dims", and each swap is one transpose of a 4-D view (before, block1, b
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -44,3 +45,45 @@ def unbind_flat(x: torch.Tensor, dim: int) -> list[torch.Tensor]:
     flat = x.reshape(before, x.shape[dim], after)
     rest = [s for i, s in enumerate(x.shape) if i != dim]
     return [flat[:, i].reshape(rest) for i in range(x.shape[dim])]
+
+
+# --- lowerings, registered for every target that declares max_rank == 4 (LiteRT, Core ML) ---
+aten = torch.ops.aten
+
+
+# aten::permute(Tensor(a) self, int[] dims) -> Tensor(a)
+def permute__rank4(x, dims):
+    """Accelerators limited to rank 4 (TFLite GPU, Core ML ANE/GPU) reject 5-D/6-D patch unfolding: rank-4 swaps."""
+    if x.dim() <= MAX_RANK:
+        return aten.permute_copy.default(x, dims)  # a lowering must not emit the op it replaces
+    return permute_as_rank4_swaps(x, list(dims))
+
+
+# aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]
+def unbind__rank4(x, dim=0):
+    """Splitting a fused 5-D qkv tensor slices rank-5 tensors, above the rank-4 limit: go through a flat view."""
+    if x.dim() <= MAX_RANK:
+        return [aten.select.int(x, dim, i) for i in range(x.shape[dim])]
+    return unbind_flat(x, dim)
+
+
+# aten::select.int(Tensor(a) self, int dim, SymInt index) -> Tensor(a)
+def select__rank4(x, dim, index):
+    """Indexing a fused 5-D qkv tensor (qkv[0]) slices a rank-5 tensor, above the rank-4 limit."""
+    if x.dim() <= MAX_RANK:
+        return aten.select_copy.int(x, dim, index)  # a lowering must not emit the op it replaces
+    return unbind_flat(x, dim)[index % x.shape[dim]]
+
+
+def _register_for_rank4_targets() -> None:
+    from edge.lowering import lowering
+    from edge.targets import TARGETS
+    for backend in (t.name for t in TARGETS.values() if t.max_rank == MAX_RANK):
+        for op, fn in ((aten.permute.default, permute__rank4), (aten.unbind.int, unbind__rank4),
+                       (aten.select.int, select__rank4)):
+            named = functools.wraps(fn)(lambda *a, _fn=fn, **k: _fn(*a, **k))
+            named.__name__ = fn.__name__.replace("rank4", backend)
+            lowering(op, backend)(named)
+
+
+_register_for_rank4_targets()

@@ -145,8 +145,8 @@ def artifact_facts(path: Path, fmt: str, notes: list[str]) -> tuple[dict, dict |
         from runtimes.formats import ArtifactError  # some cuts still load (a flatbuffer's trailing padding)
         raise ArtifactError(f"{str(path)!r} is truncated: {size} bytes, its manifest says {entry['size_bytes']}.")
     if entry is None or (digest and entry.get("sha256") not in (None, digest)):
-        notes.append(f"the manifest beside the artifact describes another file (sha256 differs); "
-                     f"its parity is not reported")
+        notes.append("the manifest beside the artifact describes another file (sha256 differs); "
+                     "its parity is not reported")
         parity = None
     facts["manifest"] = {"model": manifest.get("model", {}).get("name", "?"),
                          "target": manifest.get("target", {}).get("name", "?"),

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from runtimes import ArtifactError, ProfileError
+from runtimes import ProfileError
 from runtimes.profile import profile_host
 from runtimes.record import load_schema, summarize, validate_record
 from tests.profiling_support import REPO, copy_with_manifest, run_cli, small_artifact

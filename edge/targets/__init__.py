@@ -1,4 +1,4 @@
-"""Phone backends, one folder each; `get_target` resolves names and presets."""
+"""Phone backends, one folder each; `resolve_targets` turns names and presets into Targets."""
 from __future__ import annotations
 
 from edge.errors import EdgeError

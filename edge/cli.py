@@ -6,6 +6,7 @@ import json
 import sys
 import time
 
+from edge.cli_quant import add_quant_options, quant_config_from
 from edge.errors import EdgeError
 from edge.models.registry import suggest
 
@@ -93,7 +94,7 @@ def cmd_export(args) -> int:
         return 0
     from rich.console import Console
     from rich.table import Table
-    table = Table(title=f"{results[0].manifest['model']['name']} ({request['quant']}) -> {request['out_dir']}")
+    table = Table(title=f"{results[0].manifest['model']['name']} ({request['quant'].scheme}) -> {request['out_dir']}")
     for col in ("target", "artifact", "size", "parity", "backend coverage", "time"):
         table.add_column(col)
     for r in results:
@@ -109,20 +110,21 @@ def export_request(args) -> dict:
     from edge.recipe import load_recipe
     request = {"model": args.model, "targets": None, "quant": None, "out_dir": None, "num_classes": None,
                "input_size": None, "weights": None, "labels": None}
+    recipe = None
     if args.model.endswith((".yaml", ".yml")):
         recipe = load_recipe(args.model)
         request.update(model=recipe.model.spec, targets=recipe.targets, quant=recipe.quant, out_dir=recipe.out_dir,
                        num_classes=recipe.model.num_classes, input_size=recipe.model.input_size,
                        weights=recipe.model.weights, labels=recipe.model.labels)
-    for key in ("targets", "quant", "out_dir", "num_classes", "input_size", "weights", "labels"):
+    for key in ("targets", "out_dir", "num_classes", "input_size", "weights", "labels"):
         value = getattr(args, key, None)
         if value is not None:
             request[key] = value
     request["targets"] = request["targets"] or "all"
-    request["quant"] = request["quant"] or "fp32"
     request["out_dir"] = request["out_dir"] or "out"
     if request["labels"]:
         request["labels"] = read_labels(request["labels"])
+    request["quant"] = quant_config_from(args, request["quant"], recipe.quantization if recipe else None)
     return request
 
 
@@ -250,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(p)
     p.add_argument("--target", dest="targets", metavar="T[,T...]",
                    help="xnnpack, litert, coreml, onnx, or a preset: android, ios, all (default: all)")
-    p.add_argument("--quant", choices=["fp32", "fp16"], help="precision (default fp32; fp16 for litert and coreml)")
+    add_quant_options(p)
     p.add_argument("-o", "--out-dir", dest="out_dir", help="output folder (default: out)")
     p.add_argument("--labels", help="text file with one class label per line, stored in the manifest")
     p.add_argument("--keep-going", action="store_true", help="export the other targets when one fails")

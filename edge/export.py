@@ -23,8 +23,9 @@ from edge.quiet import captured_output
 from edge.targets import TARGETS, Target, resolve_targets
 from edge.targets.base import ExportJob, ExportOutcome
 from edge.verify import COSINE_BOUNDS, compare, summarize
+from quant.config import SCHEMES, QuantConfig
 
-QUANTS = ("fp32", "fp16")  # int8 arrives with the quantization issue
+QUANTS = SCHEMES
 RUNTIME_OF = {"xnnpack": "executorch", "litert": "litert", "coreml": "coreml", "onnx": "onnxruntime"}
 PACKAGES_OF = {"xnnpack": ("executorch",), "litert": ("litert-torch", "ai-edge-litert", "ai-edge-quantizer"),
                "coreml": ("coremltools",), "onnx": ("onnx", "onnxscript", "onnxslim", "onnxruntime")}
@@ -41,8 +42,8 @@ class ExportResult:
     seconds: float
 
 
-def export(model_or_name, example_inputs=None, target: str = "xnnpack", quant: str = "fp32", out_dir=".",
-           **options) -> ExportResult:
+def export(model_or_name, example_inputs=None, target: str = "xnnpack", quant: str | QuantConfig = "fp32",
+           out_dir=".", **options) -> ExportResult:
     """Export one model to one target. Options: name, num_classes, input_size, weights, labels, progress."""
     targets = resolve_targets(target)
     if len(targets) != 1:
@@ -51,13 +52,18 @@ def export(model_or_name, example_inputs=None, target: str = "xnnpack", quant: s
                           **options)[0]
 
 
-def export_targets(model_or_name, example_inputs=None, targets="all", quant: str = "fp32", out_dir=".", *,
-                   name: str | None = None, num_classes: int | None = None, input_size: int | None = None,
+def export_targets(model_or_name, example_inputs=None, targets="all", quant: str | QuantConfig = "fp32", out_dir=".",
+                   *, name: str | None = None, num_classes: int | None = None, input_size: int | None = None,
                    weights=None, labels: list[str] | None = None, progress: Progress | None = None,
                    keep_going: bool = False) -> list[ExportResult]:
-    """Export to several targets from one torch.export; with keep_going, failed targets raise at the end."""
+    """Export to several targets from one torch.export; with keep_going, failed targets raise at the end.
+
+    `quant` is a scheme name ("fp32", "fp16", "int8", ...) or a quant.config.QuantConfig with the
+    calibration data, what stays float and the accuracy budget.
+    """
     chosen = resolve_targets(targets)
-    check_request(chosen, quant)
+    qconfig = quant if isinstance(quant, QuantConfig) else quant_config_of(quant)
+    check_request(chosen, qconfig.scheme)
     out = prepare_out_dir(out_dir)
     say = progress or (lambda target, step: None)
     say("model", "building and exporting with torch.export")
@@ -65,10 +71,18 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
                        input_size=input_size, weights=weights)
     if labels is not None and len(labels) != prepared.config.num_classes:
         raise EdgeError(f"{len(labels)} labels given for a model with {prepared.config.num_classes} classes.")
+    calibration = None
+    if qconfig.needs_calibration:
+        from quant.calibration import load_calibration
+        calibration = load_calibration(qconfig.calib, prepared.config, int(prepared.example_inputs[0].shape[1]),
+                                       qconfig.calib_samples)
+        say("model", f"calibration: {len(calibration.inputs)} {calibration.kind} inputs from {calibration.source}")
+        if calibration.warning:
+            say("model", f"WARNING: {calibration.warning}")
     results, failures = [], []
     for target in chosen:
         try:
-            results.append(export_one(prepared, target, quant, out, labels, say))
+            results.append(export_one(prepared, target, qconfig, out, labels, say, calibration=calibration))
         except ExportError as e:
             if not keep_going:
                 raise
@@ -77,6 +91,12 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
     if failures:
         raise ExportError(f"{len(failures)} of {len(chosen)} targets failed: " + " | ".join(failures))
     return results
+
+
+def quant_config_of(scheme: str) -> QuantConfig:
+    if scheme not in QUANTS:
+        raise EdgeError(f"unknown --quant {scheme!r}; choose one of {', '.join(QUANTS)}.")
+    return QuantConfig(scheme=scheme)
 
 
 def check_request(targets: list[Target], quant: str) -> None:
@@ -103,9 +123,10 @@ def prepare_out_dir(out_dir) -> Path:
     return out
 
 
-def export_one(prepared: PreparedModel, target: Target, quant: str, out: Path, labels, say: Progress,
-               quiet: bool = True) -> ExportResult:
+def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, out: Path, labels, say: Progress,
+               quiet: bool = True, calibration=None) -> ExportResult:
     start = time.perf_counter()
+    quant = qconfig.scheme
     stem = f"{prepared.name}-{target.name}-{quant}"
     tmp = out / f".{stem}.partial-{os.getpid()}{target.suffix}"
     temporaries: list[Path] = [tmp]
@@ -113,7 +134,8 @@ def export_one(prepared: PreparedModel, target: Target, quant: str, out: Path, l
         say(target.name, "lowering custom ops and backend fallbacks")
         program, applied = apply_lowerings(prepared.program, target.name)
         say(target.name, "converting")
-        job = ExportJob(stem, prepared.model, program, prepared.example_inputs, quant, tmp)
+        job = ExportJob(stem, prepared.model, program, prepared.example_inputs, quant, tmp, quant_config=qconfig,
+                        calibration=calibration.inputs if calibration else None)
         try:
             with captured_output(quiet):
                 outcome: ExportOutcome = target.load_exporter()(job)
@@ -130,6 +152,7 @@ def export_one(prepared: PreparedModel, target: Target, quant: str, out: Path, l
         finals = {target.suffix: out / f"{stem}{target.suffix}"}
         finals.update({suffix: out / f"{stem}{suffix}" for suffix in outcome.extra_files})
         manifest = build_manifest(prepared, target, quant, tmp, finals, outcome, parity, labels)
+        manifest["quant"].update(quant_record(qconfig, calibration, outcome))
         validate_manifest(manifest)
         for suffix, final in finals.items():
             _replace(outcome.extra_files.get(suffix, tmp), final)
@@ -203,6 +226,16 @@ def build_manifest(prepared: PreparedModel, target: Target, quant: str, tmp: Pat
         "versions": tool_versions(PACKAGES_OF[target.name]),
         "notes": outcome.notes,
     }
+
+
+def quant_record(qconfig: QuantConfig, calibration, outcome: ExportOutcome) -> dict:
+    """The manifest's quant section beyond the scheme: I/O dtype, calibration, the mixed-precision plan."""
+    record = {"io": qconfig.io}
+    if calibration is not None:
+        record["calibration"] = calibration.describe()
+    if outcome.quant_plan:
+        record["plan"] = outcome.quant_plan
+    return record
 
 
 def _replace(src: Path, dst: Path) -> None:

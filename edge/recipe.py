@@ -32,10 +32,28 @@ class ModelSection:
 
 
 @dataclass(frozen=True)
+class QuantSection:
+    """How to quantize (with `quant: int8`): calibration data, what stays float, the accuracy budget."""
+    calib: str | None = None             # folder of images or .npy/.npz, relative to the recipe
+    calib_samples: int = 32
+    keep_float_ops: list[str] = field(default_factory=list)      # op types, e.g. softmax, layer_norm
+    keep_float_modules: list[str] = field(default_factory=list)  # module names, e.g. stages.3, head
+    max_drop: float | None = None        # top-1 points
+    eval_data: str | None = None         # labelled image folder
+    io: str = "float"                    # litert: int8 for full-integer I/O
+
+    def to_kwargs(self) -> dict:
+        return {"calib": self.calib, "calib_samples": self.calib_samples, "keep_float_ops": tuple(self.keep_float_ops),
+                "keep_float_modules": tuple(self.keep_float_modules), "max_drop": self.max_drop,
+                "eval_data": self.eval_data, "io": self.io}
+
+
+@dataclass(frozen=True)
 class Recipe:
     model: ModelSection
     targets: list[str] = field(default_factory=lambda: ["all"])
     quant: str = "fp32"
+    quantization: QuantSection | None = None
     out_dir: str = "out"
 
 
@@ -54,7 +72,10 @@ def load_recipe(path: str | Path) -> Recipe:
     base = path.parent  # relative files in a recipe are relative to the recipe
     m = recipe.model
     resolved = dataclasses.replace(m, weights=_rel(base, m.weights), labels=_rel(base, m.labels))
-    return dataclasses.replace(recipe, model=resolved)
+    q = recipe.quantization
+    if q is not None:
+        q = dataclasses.replace(q, calib=_rel(base, q.calib), eval_data=_rel(base, q.eval_data))
+    return dataclasses.replace(recipe, model=resolved, quantization=q)
 
 
 def _rel(base: Path, value: str | None) -> str | None:
@@ -92,6 +113,8 @@ def _check(hint, value, where: str):
         return [_check(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
     if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise TypeError(f"{where} must be an integer, got {type(value).__name__} {value!r}.")
+    if hint is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise TypeError(f"{where} must be a number, got {type(value).__name__} {value!r}.")
     if hint is str and not isinstance(value, str):
         raise TypeError(f"{where} must be a string, got {type(value).__name__} {value!r}.")
     return value

@@ -65,6 +65,8 @@ class ExportJob:
     quant: str
     out_path: Path
     options: dict = field(default_factory=dict)
+    quant_config: Any = None   # quant.config.QuantConfig: scheme, io, what stays float
+    calibration: Any = None    # list of preprocessed input tensors (int8 schemes)
 
 
 @dataclass
@@ -76,3 +78,4 @@ class ExportOutcome:
     extra_files: dict = field(default_factory=dict)    # final suffix -> temporary path (e.g. ".ort")
     validation: dict = field(default_factory=dict)     # checks done without a runtime (Core ML)
     notes: list = field(default_factory=list)
+    quant_plan: dict = field(default_factory=dict)     # what was quantized, what stayed float and why

@@ -63,14 +63,16 @@ def quantize_program(program: torch.export.ExportedProgram, quantizer, calibrati
     return torch.export.export(simulate(program, quantizer, calibration), example_inputs, strict=False)
 
 
-def simulate(program: torch.export.ExportedProgram, quantizer, calibration: list[torch.Tensor]):
-    """The quantized model as a PyTorch module (reference int8 numerics), for sensitivity analysis."""
+def simulate(program: torch.export.ExportedProgram, quantizer, calibration: list[torch.Tensor],
+             fold_quantize: bool = True):
+    """Observe the calibration inputs and convert: the quantized model as a PyTorch module with
+    reference int8 numerics (quantize/dequantize around each quantized op)."""
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
     observed = prepare_pt2e(program.module(), quantizer)
     with torch.no_grad():
         for x in calibration:
             observed(x)
-    return convert_pt2e(observed)
+    return convert_pt2e(observed, fold_quantize=fold_quantize)
 
 
 def with_activation_observer(config, observer_ctr):

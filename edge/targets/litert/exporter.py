@@ -9,17 +9,33 @@ def export_tflite(job: ExportJob) -> ExportOutcome:
 
     # litert-torch re-exports a module; the program's module carries any rewrite applied to the graph.
     # It was captured in eval mode but reports training=True (and refuses .eval()): clear the stale flag.
+    notes, plan = [], {}
+    if job.quant == "int8":
+        flatbuffer, plan = _int8(job)
+        job.out_path.write_bytes(flatbuffer)
+        return ExportOutcome(coverage=tflite_op_inventory(flatbuffer), quant_plan=plan)
     module = job.program.module()
     for sub in module.modules():
         sub.training = False
     edge_model = litert_torch.convert(module, job.example_inputs)
     flatbuffer = bytes(edge_model.model_content())
-    notes = []
     if job.quant == "fp16":
         flatbuffer = _cast_weights_fp16(flatbuffer)
         notes.append("fp16: weights stored as float16 (dequantized to fp32 on CPU; used as fp16 by the GPU delegate)")
     job.out_path.write_bytes(flatbuffer)
     return ExportOutcome(coverage=tflite_op_inventory(flatbuffer), notes=notes)
+
+
+def _int8(job: ExportJob) -> tuple[bytes, dict]:
+    from quant.litert import FLOAT_BY_BACKEND, float_io, litert_quantizer, quantized_tflite
+    cfg = job.quant_config
+    flatbuffer = quantized_tflite(job.program, litert_quantizer(cfg.keep_float_ops, cfg.keep_float_modules),
+                                  job.calibration, job.example_inputs)
+    if cfg.io == "float":
+        flatbuffer = float_io(flatbuffer)
+    return flatbuffer, {"quantizer": "litert-torch PT2EQuantizer, static int8, per-channel symmetric weights",
+                        "io": cfg.io, "keep_float_ops": list(cfg.keep_float_ops),
+                        "keep_float_modules": list(cfg.keep_float_modules), "float_by_backend": list(FLOAT_BY_BACKEND)}
 
 
 def _cast_weights_fp16(flatbuffer: bytes) -> bytes:

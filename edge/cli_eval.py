@@ -9,18 +9,22 @@ import argparse
 import json
 import sys
 
-from edge.evaluate import CLASS_RULE
-
-_EVAL_EPILOG = f"""examples:
+_EVAL_EPILOG = """examples:
   edge eval out/fasternet_t0-onnx-fp32.onnx --data digits-test --weights edge/data/digits/fasternet_t0.safetensors
   edge eval out/mobilevit_xxs-xnnpack-fp32.pte --data val --weights w.safetensors --limit 500 --json
 
-DIR holds one sub-folder of images per class (DIR/<class>/*.png, .jpg, ...). Class folders: {CLASS_RULE}.
-Every image is prepared with the preprocessing in the artifact's manifest (<artifact stem>.json beside it).
-The eager model is the manifest's zoo model rebuilt with --weights (give the file the artifact was exported
-from). Core ML artifacts run only on macOS.
-Digits test images for the committed digits models:
-  python -c "from edge.digits import write_image_folder; write_image_folder('digits-test')\""""
+DIR holds one sub-folder of images per class: DIR/<class>/*.png (.jpg, .jpeg, .bmp, .webp).
+Class folders map to class indices
+  1. by the manifest's labels when it has them (export with --labels): folder 'cat' is label 'cat';
+  2. else as numbers when every folder name is one: folder '3' is class 3;
+  3. else in sorted order: the first folder is class 0 (then every class needs its folder).
+Every image is prepared with the preprocessing in the artifact's manifest (<artifact stem>.json
+beside it). The eager model is the manifest's zoo model rebuilt with --weights: give the file the
+artifact was exported from. Core ML artifacts run only on macOS.
+
+The digits test images, for the committed digits models (edge/data/digits/):
+  python -c "from edge.digits import write_image_folder; write_image_folder('digits-test')"
+"""
 
 
 def cmd_eval(args) -> int:
@@ -61,9 +65,9 @@ def register(subparsers) -> None:
     """Add the `eval` subcommand to edge's argparse subparsers."""
     p = subparsers.add_parser(
         "eval", help="top-1 of an artifact and of its eager fp32 model on an image folder, side by side",
-        description="Run ARTIFACT (in its runtime) and the eager fp32 model it was exported from on every image "
-                    "in DIR/<class>/, prepared as the manifest says, and print both top-1s, the drop in points "
-                    "and how often their predictions agree.",
+        description="Run ARTIFACT (in its runtime) and the eager fp32 model it was exported from on every\n"
+                    "image in DIR/<class>/, prepared as the manifest says, and print both top-1s, the drop in\n"
+                    "points and how often their predictions agree.",
         epilog=_EVAL_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("artifact", help=".pte, .tflite, .onnx or .ort written by `edge export` (or its .json manifest)")
     p.add_argument("--data", required=True, metavar="DIR", help="image folder with one sub-folder per class")

@@ -3,7 +3,7 @@
 The folder holds one sub-folder per class (DIR/<class>/*.png|jpg|...). Every image goes through the
 preprocessing recorded in the artifact's manifest, then through the artifact in its runtime and
 through the eager model rebuilt from the manifest (zoo name, classes, input size) plus the weights
-given. How a folder name becomes a class index (CLASS_RULE):
+given. How a folder name becomes a class index (written in `edge eval --help` too):
   1. the manifest has labels: the folder named like a label is that label's index;
   2. else every folder name is a number: that number is the index (folders 0..9 for digits);
   3. else the folders in sorted order are indices 0, 1, ... (one folder per class needed).
@@ -20,8 +20,6 @@ import torch
 from edge.errors import EdgeError
 from edge.models.registry import ModelConfig
 
-CLASS_RULE = ("folder names map to class indices: by the manifest's labels when it has them, else as numbers "
-              "when every folder name is one, else in sorted order")
 CHUNK = 64  # images preprocessed and run per step: memory stays flat on large folders
 
 

@@ -53,14 +53,16 @@ RGB, white digit on black, through each model's own preprocessing. Split: strati
 (1,438 train, 359 test); see `edge/digits.py`. Tests use them to measure a real top-1 drop
 (quantization, pruning) and `edge eval` examples use them.
 
-| model | params | epochs | peak lr | train time ({', '.join(map(str, sorted(threads)))} threads) | test top-1 fp32 (%) | test top-1 as stored, fp16 weights (%) |
+| model | params | epochs | peak lr | train time (torch threads: {', '.join(map(str, sorted(threads)))}) | test top-1 fp32 (%) | test top-1 as stored, fp16 weights (%) |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 {rows}
 
 The last column is what `edge.digits.digits_model(name)` reaches (fp16 weights loaded into the fp32
 model); `results.json` holds the same numbers for tests. AdamW (weight decay 0.05), 1 warm-up epoch then
 cosine, batch 64, label smoothing 0.1, light augmentation (shift 8%, rotation 10 degrees, zoom 0.9-1.1).
-Train times are wall-clock on a shared 2-core machine, so only roughly comparable.
+Train times are wall-clock on a shared 2-core machine, so only roughly comparable. The default is 2
+threads; on cores busy with other jobs `--threads 1` is several times faster (two OpenMP threads spend
+most of their time waiting for each other), and the weights depend on the thread count.
 
 Regenerate (from the repository root, about {sum(r['train_seconds'] for r in results.values()) / 60:.0f} minutes):
 

@@ -51,16 +51,6 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of images, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1 image, got {text!r}")
-    return value
-
-
 def register(subparsers) -> None:
     """Add the `eval` subcommand to edge's argparse subparsers."""
     p = subparsers.add_parser(
@@ -73,7 +63,7 @@ def register(subparsers) -> None:
     p.add_argument("--data", required=True, metavar="DIR", help="image folder with one sub-folder per class")
     p.add_argument("--weights", help="weights of the eager model: the file the artifact was exported from "
                    "(without it the eager model has random weights)")
-    p.add_argument("--limit", type=_positive_int, metavar="N", help="evaluate at most N images, taken from the "
+    p.add_argument("--limit", type=int, metavar="N", help="evaluate at most N images, taken from the "
                    "classes in turn")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_eval)

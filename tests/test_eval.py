@@ -44,8 +44,8 @@ def test_eval_prints_both_top1s_and_they_agree(capsys, exported):
 
 def test_eval_api_reports_drop_and_agreement(exported):
     artifact, data = exported
-    result = evaluate(artifact, data, weights=WEIGHTS)
-    assert result["images"] == 359 and result["class_rule"] == "numeric folder names"
+    result = evaluate(artifact, data, weights=WEIGHTS, limit=120)
+    assert result["images"] == 120 and result["class_rule"] == "numeric folder names"
     assert result["drop_points"] == pytest.approx(result["eager_top1"] - result["artifact_top1"])
     assert result["agreement"] >= 99.5 and result["mean_cosine"] > 0.9999 and result["notes"] == []
 
@@ -150,7 +150,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, exported, tmp_path, spoil, nee
 
 @pytest.mark.parametrize("argv, needle", [
     (["--weights", DIGITS_DIR / "iformer_t.safetensors"], "do not match fasternet_t0"),
-    (["--limit", "0"], "expected at least 1 image"),
+    (["--limit", "0"], "--limit must be at least 1 image"),
 ])
 def test_bad_options_are_one_line_and_exit_2(capsys, exported, argv, needle):
     code, out, err = run(capsys, "eval", exported[0], "--data", exported[1], *argv)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np

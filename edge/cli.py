@@ -279,8 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_bench)
 
-    from edge import cli_demo, cli_profile
+    from edge import cli_demo, cli_eval, cli_profile
     cli_profile.register(sub)
+    cli_eval.register(sub)
     cli_demo.register(sub)
     return parser
 

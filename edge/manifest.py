@@ -7,6 +7,8 @@ import os
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from edge.errors import EdgeError
+
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "manifest.schema.json"
 SCHEMA_ID = "edge.manifest/1"
 
@@ -69,3 +71,57 @@ def write_json_atomic(path: Path, data: dict) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def find_manifest(artifact: Path, needed_for: str = "the apps read preprocessing, inputs and labels from it"
+                  ) -> tuple[Path, Path]:
+    """(artifact, manifest) from either path: ARTIFACT's `<stem>.json` or a manifest naming its artifact."""
+    if not artifact.exists():
+        raise EdgeError(f"{str(artifact)!r} does not exist; give an artifact written by `edge export` "
+                        f"(<model>-<target>-<quant>.<ext>) or its .json manifest.")
+    if artifact.suffix == ".json":
+        data = read_json(artifact)
+        name = data.get("artifact", {}).get("file") if isinstance(data, dict) else None
+        if not isinstance(name, str):
+            raise EdgeError(f"{str(artifact)!r} is not an edge manifest (no artifact.file); give the artifact or its "
+                            f"manifest written by `edge export`.")
+        return artifact.parent / name, artifact
+    manifest = artifact.with_suffix(".json")
+    if not manifest.is_file():
+        raise EdgeError(f"no manifest {manifest.name!r} beside {artifact.name!r}: {needed_for}. Use an artifact "
+                        f"written by `edge export`, which writes one beside it.")
+    return artifact, manifest
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except OSError as e:
+        raise EdgeError(f"cannot read {str(path)!r} ({e.strerror}).") from None
+    except json.JSONDecodeError as e:
+        raise EdgeError(f"{str(path)!r} is not JSON ({e.msg} at line {e.lineno}); re-export to rewrite it.") from None
+
+
+def load_manifest(path: Path) -> dict:
+    """The manifest, checked against edge/schemas/manifest.schema.json: what the apps decode."""
+    import jsonschema
+    manifest = read_json(path)
+    try:
+        validate_manifest(manifest)
+    except jsonschema.ValidationError as e:
+        where = "/".join(str(p) for p in e.absolute_path) or "(top level)"
+        raise EdgeError(f"{path.name!r} is not a valid edge manifest: at {where}: {e.message[:160]}. "
+                        f"Re-export with this edge version.") from None
+    return manifest
+
+
+def manifest_entry(manifest: dict, artifact: Path) -> dict:
+    """The manifest's entry for this file: the artifact itself or a companion such as the .ort."""
+    main = manifest["artifact"]
+    if main["file"] == artifact.name:
+        return main
+    for entry in main["extra_files"].values():
+        if entry["file"] == artifact.name:
+            return entry
+    raise EdgeError(f"the manifest beside {artifact.name!r} describes {main['file']!r}, not this file; "
+                    f"use the artifact the export wrote with it.")

@@ -75,14 +75,22 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
     if qconfig.needs_calibration:
         from quant.calibration import load_calibration
         calibration = load_calibration(qconfig.calib, prepared.config, int(prepared.example_inputs[0].shape[1]),
-                                       qconfig.calib_samples)
+                                       qconfig.calib_samples + (HELD_OUT if qconfig.calib else 0))
+        if calibration.kind != "synthetic":
+            prepared = verify_on_held_out(prepared, calibration, qconfig.calib_samples)
         say("model", f"calibration: {len(calibration.inputs)} {calibration.kind} inputs from {calibration.source}")
         if calibration.warning:
             say("model", f"WARNING: {calibration.warning}")
+    labelled = None
+    if qconfig.eval_data:
+        from quant.plan import load_labelled
+        labelled = load_labelled(qconfig.eval_data, prepared.config, labels)
+        say("model", f"evaluation data: {len(labelled.inputs)} labelled images from {labelled.source}")
     results, failures = [], []
     for target in chosen:
         try:
-            results.append(export_one(prepared, target, qconfig, out, labels, say, calibration=calibration))
+            results.append(export_one(prepared, target, qconfig, out, labels, say, calibration=calibration,
+                                      labelled=labelled))
         except ExportError as e:
             if not keep_going:
                 raise
@@ -91,6 +99,24 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
     if failures:
         raise ExportError(f"{len(failures)} of {len(chosen)} targets failed: " + " | ".join(failures))
     return results
+
+
+HELD_OUT = 8  # calibration-source inputs kept out of calibration to verify int8 artifacts on
+
+
+def verify_on_held_out(prepared: PreparedModel, calibration, samples: int) -> PreparedModel:
+    """Verify int8 on the user's own data: a model calibrated on, say, digits is not judged on photographs
+    (out-of-distribution inputs saturate int8 ranges that are right for the data it will see)."""
+    import dataclasses
+    import torch
+    held = calibration.inputs[samples:]
+    calibration.inputs = calibration.inputs[:samples]
+    inputs = held or calibration.inputs
+    note = (f"{len(held)} held-out inputs from {calibration.source}" if held else
+            f"the {len(inputs)} calibration inputs from {calibration.source} (none left to hold out)")
+    with torch.no_grad():
+        eager = [prepared.model(x) for x in inputs]
+    return dataclasses.replace(prepared, verify_inputs=inputs, eager_outputs=eager, verify_note=note)
 
 
 def quant_config_of(scheme: str) -> QuantConfig:
@@ -124,7 +150,7 @@ def prepare_out_dir(out_dir) -> Path:
 
 
 def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, out: Path, labels, say: Progress,
-               quiet: bool = True, calibration=None) -> ExportResult:
+               quiet: bool = True, calibration=None, labelled=None) -> ExportResult:
     start = time.perf_counter()
     quant = qconfig.scheme
     stem = f"{prepared.name}-{target.name}-{quant}"
@@ -133,6 +159,12 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
     try:
         say(target.name, "lowering custom ops and backend fallbacks")
         program, applied = apply_lowerings(prepared.program, target.name)
+        planned = {}
+        if quant == "int8" and qconfig.max_drop is not None:
+            from quant.plan import plan_mixed_precision
+            qconfig, planned = plan_mixed_precision(program, target.name, qconfig, calibration.inputs, prepared.model,
+                                                    prepared.verify_inputs, labelled,
+                                                    lambda msg: say(target.name, msg))
         say(target.name, "converting")
         job = ExportJob(stem, prepared.model, program, prepared.example_inputs, quant, tmp, quant_config=qconfig,
                         calibration=calibration.inputs if calibration else None)
@@ -149,10 +181,18 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
         say(target.name, "verifying against eager")
         with captured_output(quiet):
             parity = verify_artifact(prepared, target, quant, tmp, outcome)
+        outcome.quant_plan = {**planned, **outcome.quant_plan} if (planned or outcome.quant_plan) else {}
+        accuracy = None
+        if labelled is not None:
+            say(target.name, f"top-1 on {len(labelled.inputs)} labelled images, artifact and eager fp32")
+            with captured_output(quiet):
+                accuracy = measure_accuracy(prepared, target, tmp, labelled, qconfig)
         finals = {target.suffix: out / f"{stem}{target.suffix}"}
         finals.update({suffix: out / f"{stem}{suffix}" for suffix in outcome.extra_files})
         manifest = build_manifest(prepared, target, quant, tmp, finals, outcome, parity, labels)
         manifest["quant"].update(quant_record(qconfig, calibration, outcome))
+        if accuracy is not None:
+            manifest["quant"]["accuracy"] = accuracy
         validate_manifest(manifest)
         for suffix, final in finals.items():
             _replace(outcome.extra_files.get(suffix, tmp), final)
@@ -184,8 +224,32 @@ def verify_artifact(prepared: PreparedModel, target: Target, quant: str, path: P
         worst = min([parity] + list(companions.values()), key=lambda p: p["cosine"])
         raise ExportError(f"{target.name} {quant} artifact of {prepared.name} failed verification: cosine "
                           f"{worst['cosine']:.6f} to eager is below {COSINE_BOUNDS[quant]} "
-                          f"(max abs error {worst['max_abs_error']:.3g}); no artifact was written.")
+                          f"(max abs error {worst['max_abs_error']:.3g}); no artifact was written."
+                          + (" Keep the sensitive parts float: --max-drop POINTS, or --keep-float with op types or "
+                             "module names." if quant not in ("fp32", "fp16") else ""))
     return parity
+
+
+def measure_accuracy(prepared: PreparedModel, target: Target, path: Path, labelled, qconfig: QuantConfig) -> dict:
+    """Top-1 of the artifact and of eager fp32 on labelled data; over --max-drop fails the export."""
+    import torch
+    if not target.availability().can_run:
+        return {"status": "not_run", "reason": target.availability().reason, "data": labelled.source}
+    from runtimes import open_session
+    session = open_session(path)
+    with torch.no_grad():
+        eager = torch.stack([prepared.model(x).reshape(-1).argmax() for x in labelled.inputs])
+    art = torch.tensor([int(session.run([x.numpy()])[0].reshape(-1).argmax()) for x in labelled.inputs])
+    eager_top1 = float((eager == labelled.labels).float().mean() * 100)
+    art_top1 = float((art == labelled.labels).float().mean() * 100)
+    record = {"status": "measured", "data": labelled.source, "images": len(labelled.inputs),
+              "eager_fp32_top1": round(eager_top1, 3), "artifact_top1": round(art_top1, 3),
+              "drop_points": round(eager_top1 - art_top1, 3)}
+    if qconfig.max_drop is not None and record["drop_points"] > qconfig.max_drop:
+        raise ExportError(f"{target.name} {qconfig.scheme} artifact of {prepared.name} loses {record['drop_points']} "
+                          f"top-1 points on {labelled.source}, over --max-drop {qconfig.max_drop}; no artifact was "
+                          "written. Raise --max-drop or keep more in float with --keep-float.")
+    return record
 
 
 def _run_and_compare(prepared: PreparedModel, path: Path, quant: str) -> dict:
@@ -195,7 +259,7 @@ def _run_and_compare(prepared: PreparedModel, path: Path, quant: str) -> dict:
     for x, ref in zip(prepared.verify_inputs, prepared.eager_outputs):
         out = session.run([x.numpy()])[0]
         per_sample.append(compare(ref.numpy(), out))
-    return summarize(per_sample, quant)
+    return {**summarize(per_sample, quant), "inputs": prepared.verify_note}
 
 
 def build_manifest(prepared: PreparedModel, target: Target, quant: str, tmp: Path, finals: dict,

@@ -27,6 +27,7 @@ class PreparedModel:
     eager_outputs: list[torch.Tensor]  # of the model as given (before folding), on verify_inputs
     params: int
     gmacs: float
+    verify_note: str = "edge's sample photographs and one noise image, with the model's preprocessing"
 
 
 def prepare(model_or_name, example_inputs=None, *, name: str | None = None, num_classes: int | None = None,

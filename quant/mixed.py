@@ -25,6 +25,7 @@ from quant.pt2e import module_path_of, op_type_of
 MAX_GROUPS = 32
 _Q = ("quantize_per_tensor", "quantize_per_channel")
 _DQ = ("dequantize_per_tensor", "dequantize_per_channel")
+_FAKE = ("fake_quantize_per_tensor_affine", "fake_quantize_per_channel_affine")
 
 
 def _name(node: Node) -> str:
@@ -32,7 +33,31 @@ def _name(node: Node) -> str:
 
 
 def is_quant_node(node: Node) -> bool:
-    return node.op == "call_function" and _name(node) in _Q + _DQ
+    return node.op == "call_function" and _name(node) in _Q + _DQ + _FAKE
+
+
+def as_fake_quant(model: GraphModule) -> GraphModule:
+    """Each quantize -> dequantize pair as one fused fake-quantize op: the same numbers, ~20x faster
+    to run than pt2e's decomposed reference ops, and one node to switch off per pair."""
+    gm = GraphModule(model, copy.deepcopy(model.graph))
+    graph = gm.graph
+    for dq in list(graph.nodes):
+        q = dq.args[0] if dq.op == "call_function" and _name(dq) in _DQ else None
+        if not (isinstance(q, Node) and _name(q) in _Q):
+            continue
+        with graph.inserting_before(dq):
+            if _name(q) == "quantize_per_tensor":
+                x, scale, zero, qmin, qmax, _ = q.args[:6]
+                fq = graph.call_function(torch.fake_quantize_per_tensor_affine, (x, float(scale), int(zero), qmin, qmax))
+            else:
+                x, scales, zeros, axis, qmin, qmax, _ = q.args[:7]
+                zeros_int = graph.call_function(torch.ops.aten._to_copy.default, (zeros,), {"dtype": torch.int32})
+                fq = graph.call_function(torch.fake_quantize_per_channel_affine, (x, scales, zeros_int, axis, qmin, qmax))
+        fq.meta = dict(q.meta)
+        dq.replace_all_uses_with(fq)
+    graph.eliminate_dead_code()
+    gm.recompile()
+    return gm
 
 
 def block_key(path: str, depth: int) -> str:
@@ -66,48 +91,51 @@ class Reference:
     inputs: list[torch.Tensor]
     fp32_logits: torch.Tensor
     labels: torch.Tensor | None = None
+    probes: list[torch.Tensor] = field(default_factory=list)   # few inputs for the per-part SQNR
+    fp32_probes: torch.Tensor | None = None
     depth: int = 1
     candidates: list[Candidate] = field(default_factory=list)
 
     @classmethod
-    def build(cls, model: GraphModule, inputs, fp32_logits, labels=None) -> "Reference":
+    def build(cls, model: GraphModule, inputs, fp32_logits, labels=None, probes=None, fp32_probes=None) -> "Reference":
+        model = as_fake_quant(model)
         owners = [n for n in model.graph.nodes if n.op == "call_function" and not is_quant_node(n)
                   and any(is_quant_node(a) for a in list(n.args) + list(n.users) if isinstance(a, Node))]
         depth = choose_depth([module_path_of(n) for n in owners])
         blocks = sorted({block_key(module_path_of(n), depth) for n in owners})
         ops = sorted({t for t in (op_type_of(n) for n in owners) if t})
         cands = [Candidate("module", b) for b in blocks] + [Candidate("op", o) for o in ops]
-        return cls(model, list(inputs), fp32_logits, labels, depth, cands)
+        if probes is None:
+            probes, fp32_probes = list(inputs), fp32_logits
+        return cls(model, list(inputs), fp32_logits, labels, list(probes), fp32_probes, depth, cands)
 
     def variant(self, int8: Callable[[Node], bool]) -> GraphModule:
-        """A copy where only the q/dq pairs serving an op with int8(op) True remain."""
+        """A copy where only the fake-quant steps serving an op with int8(op) True remain."""
         gm = GraphModule(self.model, copy.deepcopy(self.model.graph))  # shares the weights; the graph is new
-        for dq in list(gm.graph.nodes):
-            if not (dq.op == "call_function" and _name(dq) in _DQ):
+        for fq in list(gm.graph.nodes):
+            if not is_quant_node(fq):
                 continue
-            q = dq.args[0]
-            if not (isinstance(q, Node) and _name(q) in _Q):
-                continue
-            owners = [o for o in [q.args[0], *dq.users] if isinstance(o, Node) and o.op == "call_function"
+            owners = [o for o in [fq.args[0], *fq.users] if isinstance(o, Node) and o.op == "call_function"
                       and not is_quant_node(o)]
             if not any(int8(o) for o in owners):
-                dq.replace_all_uses_with(q.args[0])
+                fq.replace_all_uses_with(fq.args[0])
         gm.graph.eliminate_dead_code()
         gm.recompile()
         return gm
 
-    def logits(self, gm: GraphModule) -> torch.Tensor:
+    @staticmethod
+    def logits(gm: GraphModule, inputs) -> torch.Tensor:
         with torch.no_grad():
-            return torch.cat([gm(x).reshape(1, -1) for x in self.inputs])
+            return torch.cat([gm(x).reshape(1, -1) for x in inputs])
 
     def sqnr_db(self, gm: GraphModule) -> float:
-        out = self.logits(gm)
-        noise = (self.fp32_logits - out).pow(2).sum().item()
-        return float("inf") if noise == 0 else 10 * torch.log10(self.fp32_logits.pow(2).sum() / noise).item()
+        ref = self.fp32_probes
+        noise = (ref - self.logits(gm, self.probes)).pow(2).sum().item()
+        return float("inf") if noise == 0 else 10 * torch.log10(ref.pow(2).sum() / noise).item()
 
     def drop(self, gm: GraphModule) -> float:
         """Top-1 points lost against fp32 (with labels), else top-1 disagreement with fp32, in points."""
-        pred = self.logits(gm).argmax(1)
+        pred = self.logits(gm, self.inputs).argmax(1)
         ref = self.fp32_logits.argmax(1)
         if self.labels is None:
             return float((pred != ref).float().mean() * 100)

@@ -1,0 +1,82 @@
+"""Decide an int8 export's plan before converting: what stays float, from measurement when asked.
+
+Without --max-drop the plan is the backend's default (plus the user's keep-float overrides): the
+artifact is then verified and a cosine below the bound fails the export. With --max-drop the
+sensitivity analysis of quant.mixed runs on the backend's own pt2e quantizer (a reference one for
+backends quantized outside PyTorch: the XNNPACK quantizer stands in for ONNX Runtime's QDQ) and the
+most sensitive parts go back to float until the drop is within budget.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from pathlib import Path
+
+import torch
+
+from edge.errors import EdgeError
+from quant.config import QuantConfig
+
+QUANTIZER_OF = {"xnnpack": "quant.xnnpack:xnnpack_quantizer", "litert": "quant.litert:litert_quantizer"}
+REFERENCE_QUANTIZER = "quant.xnnpack:xnnpack_quantizer"
+SEARCH_IMAGES = 256  # labelled images used while searching (the final artifact is measured on all)
+PROBES = 8           # inputs (each from verification and calibration) the per-part SQNR is measured on
+
+
+@dataclasses.dataclass
+class LabelledSet:
+    inputs: list[torch.Tensor]
+    labels: torch.Tensor
+    source: str
+
+
+def load_labelled(data_dir, config, labels: list[str] | None, limit: int | None = None) -> LabelledSet:
+    from edge.evaluate import _preprocess, labelled_images
+    samples, _ = labelled_images(Path(data_dir), labels, config.num_classes)
+    samples = samples[:limit] if limit else samples
+    inputs = [_preprocess(path, config, data_dir) for path, _ in samples]
+    return LabelledSet(inputs, torch.tensor([y for _, y in samples]), str(data_dir))
+
+
+def quantizer_for(target: str, qconfig: QuantConfig):
+    module, _, fn = QUANTIZER_OF.get(target, REFERENCE_QUANTIZER).partition(":")
+    return getattr(importlib.import_module(module), fn)(qconfig.keep_float_ops, qconfig.keep_float_modules)
+
+
+def plan_mixed_precision(program, target: str, qconfig: QuantConfig, calibration: list[torch.Tensor],
+                         fp32_model: torch.nn.Module, check_inputs: list[torch.Tensor],
+                         labelled: LabelledSet | None, say=lambda msg: None) -> tuple[QuantConfig, dict]:
+    """Returns the config with the float-back decisions added, and the plan record for the manifest."""
+    from quant.mixed import Reference, plan_within, sensitivity, summary
+    from quant.pt2e import simulate
+    from edge.quiet import captured_output
+    say("calibrating the reference int8 model for the sensitivity analysis")
+    with captured_output():
+        reference = simulate(program, quantizer_for(target, qconfig), calibration, fold_quantize=False)
+    inputs = labelled.inputs[:SEARCH_IMAGES] if labelled else list(check_inputs) + list(calibration)
+    labels = labelled.labels[:SEARCH_IMAGES] if labelled else None
+    probes = list(check_inputs)[:PROBES] + list(calibration)[:PROBES]
+    with torch.no_grad():
+        fp32 = torch.cat([fp32_model(x).reshape(1, -1) for x in inputs])
+        fp32_probes = torch.cat([fp32_model(x).reshape(1, -1) for x in probes])
+    ref = Reference.build(reference, inputs, fp32, labels, probes, fp32_probes)
+    say(f"sensitivity of {len(ref.candidates)} blocks and op types (output SQNR with only that part in int8)")
+    rows = sensitivity(ref)
+    say(summary(rows))
+    plan = plan_within(ref, qconfig.max_drop, rows)
+    measured_on = (f"top-1 drop on {len(inputs)} labelled images of {labelled.source}" if labelled else
+                   f"top-1 disagreement with fp32 on {len(inputs)} calibration/verification inputs (no --eval-data)")
+    if not plan["within_budget"]:
+        raise EdgeError(f"even with every quantized part but the least sensitive back in float, the {measured_on} is "
+                        f"{plan['drop_points']} points, over --max-drop {qconfig.max_drop}; raise --max-drop or "
+                        "export fp32/fp16.")
+    say(f"plan: float {plan['keep_float_ops'] + plan['keep_float_modules'] or 'nothing'}; "
+        f"estimated drop {plan['drop_points']} points")
+    new = dataclasses.replace(qconfig, keep_float_ops=tuple(dict.fromkeys(qconfig.keep_float_ops + tuple(plan["keep_float_ops"]))),
+                              keep_float_modules=tuple(dict.fromkeys(qconfig.keep_float_modules
+                                                                     + tuple(plan["keep_float_modules"]))))
+    record = {"decided_by": f"--max-drop {qconfig.max_drop}: sensitivity analysis, greedy float-back",
+              "measured_on": measured_on,
+              "sensitivity_quantizer": QUANTIZER_OF.get(target, REFERENCE_QUANTIZER + " (reference for " + target + ")"),
+              **{k: plan[k] for k in ("drop_points", "steps", "sensitivity", "block_depth")}}
+    return new, record

@@ -20,21 +20,45 @@ from edge.prepare import PreparedModel, prepare
 from edge.quiet import captured_output
 from edge.targets import TARGETS
 from edge.targets.base import ExportJob
+from edge.verify import compare
+from quant.calibration import load_calibration
+from quant.config import QuantConfig
 
 PEERS = ("litert fp32", "onnxruntime fp32")
 
 
-def _artifact(prepared: PreparedModel, target: str, folder: Path, tag: str, fallbacks: bool) -> Path:
+def _speedup(name: str, medians: dict) -> float | None:
+    """An int8 row's speed-up over our fp32 export for the same backend."""
+    if not name.endswith(" int8"):
+        return None
+    base = name[:-len(" int8")] + " fp32"
+    return round(medians[base] / medians[name], 3) if base in medians else None
+
+
+def _artifact(prepared: PreparedModel, target: str, folder: Path, tag: str, fallbacks: bool, quant: str = "fp32",
+              calibration=None) -> Path:
     program, _ = apply_lowerings(prepared.program, target, enabled=fallbacks)
-    path = folder / f"{prepared.name}-{tag}{TARGETS[target].suffix}"
-    job = ExportJob(path.stem, prepared.model, program, prepared.example_inputs, "fp32", path)
+    path = folder / f"{prepared.name}-{tag}-{target}-{quant}{TARGETS[target].suffix}"
+    job = ExportJob(path.stem, prepared.model, program, prepared.example_inputs, quant, path,
+                    quant_config=QuantConfig(scheme=quant), calibration=calibration)
     with captured_output():
         TARGETS[target].load_exporter()(job)
     return path
 
 
-def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=None, progress=print) -> dict:
-    """name -> a zero-argument callable running one inference on the same input."""
+def int8_plan(prepared: PreparedModel) -> list[tuple]:
+    """Our fp32 and int8 exports per backend that offers int8, for the int8 speed-ups side by side."""
+    plan = [("edge xnnpack int8", prepared, "xnnpack", True, "int8")]
+    for target in ("litert", "onnx"):
+        if "int8" in TARGETS[target].quants:
+            plan += [(f"edge {target} fp32", prepared, target, True, "fp32"),
+                     (f"edge {target} int8", prepared, target, True, "int8")]
+    return plan
+
+
+def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=None, progress=print,
+                     quant: str = "fp32") -> tuple[dict, dict]:
+    """name -> a zero-argument callable running one inference on the same input; and name -> its output."""
     from runtimes import open_session
     torch.manual_seed(0)
     progress("exporting ours (custom ops + fallbacks)")
@@ -48,13 +72,20 @@ def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=
     torch.set_num_threads(threads)
     eager = ours.model
     candidates = {"eager torch": lambda: eager(x)}
-    plan = [("edge xnnpack fp32", ours, "xnnpack", True), ("naive executorch fp32", plain, "xnnpack", False),
-            ("litert fp32", plain, "litert", False), ("onnxruntime fp32", plain, "onnx", False)]
-    for name, prepared, target, fallbacks in plan:
+    plan = [("edge xnnpack fp32", ours, "xnnpack", True, "fp32"), ("naive executorch fp32", plain, "xnnpack", False, "fp32"),
+            ("litert fp32", plain, "litert", False, "fp32"), ("onnxruntime fp32", plain, "onnx", False, "fp32")]
+    calibration = None
+    if quant == "int8":
+        plan += int8_plan(ours)
+        calibration = load_calibration(None, ours.config, int(x.shape[1]), samples=16).inputs
+    outputs = {"eager torch": eager(x).detach().numpy()}
+    for name, prepared, target, fallbacks, scheme in plan:
         progress(f"converting {name}")
-        session = open_session(_artifact(prepared, target, folder, name.split()[0], fallbacks), threads)
+        path = _artifact(prepared, target, folder, name.split()[0], fallbacks, scheme, calibration)
+        session = open_session(path, threads)
         candidates[name] = (lambda s: lambda: s.run(feed))(session)
-    return candidates
+        outputs[name] = session.run(feed)[0]
+    return candidates, outputs
 
 
 def measure(candidates: dict, runs: int, warmup: int, rounds: int = 5) -> dict:
@@ -74,14 +105,17 @@ def measure(candidates: dict, runs: int, warmup: int, rounds: int = 5) -> dict:
 
 
 def bench(spec, threads: int = 2, runs: int = 30, warmup: int = 5, input_size=None, weights=None,
-          progress=print) -> dict:
+          progress=print, quant: str = "fp32") -> dict:
+    """With quant="int8", our int8 exports join, each with its speed-up over our fp32 export for the same backend."""
     with tempfile.TemporaryDirectory(prefix="edge-bench-") as tmp:
-        candidates = build_candidates(spec, Path(tmp), threads, input_size, weights, progress)
+        candidates, outputs = build_candidates(spec, Path(tmp), threads, input_size, weights, progress, quant)
         progress(f"timing {len(candidates)} candidates: {warmup} warm-ups, {runs} runs each, interleaved")
         times = measure(candidates, runs, warmup)
     medians = {name: statistics.median(t) for name, t in times.items()}
     best_peer = min(medians[p] for p in PEERS)
     rows = [{"name": name, "median_ms": round(medians[name], 3), "p90_ms": round(float(np.percentile(t, 90)), 3),
-             "runs": len(t), "ratio_to_best_peer": round(medians[name] / best_peer, 3)} for name, t in times.items()]
+             "runs": len(t), "ratio_to_best_peer": round(medians[name] / best_peer, 3),
+             "cosine_to_eager": round(compare(outputs["eager torch"], outputs[name])["cosine"], 6),
+             "speedup_vs_fp32": _speedup(name, medians)} for name, t in times.items()]
     return {"model": spec if isinstance(spec, str) else type(spec).__name__, "threads": threads,
             "best_peer_ms": round(best_peer, 3), "rows": rows}

@@ -184,7 +184,7 @@ def cmd_bench(args) -> int:
     from edge.bench import bench
     console = _stderr_console()
     result = bench(args.model, threads=args.threads, runs=args.runs, warmup=args.warmup,
-                   input_size=args.input_size, weights=args.weights,
+                   input_size=args.input_size, weights=args.weights, quant=args.quant,
                    progress=(lambda msg: None) if args.json else (lambda msg: console.print(f"[dim]{msg}[/]")))
     if args.json:
         print(json.dumps(result, indent=2))
@@ -193,10 +193,12 @@ def cmd_bench(args) -> int:
     from rich.table import Table
     table = Table(title=f"{result['model']}: {args.threads} threads, median of {args.runs} runs (one process, "
                         "interleaved)")
-    for col in ("candidate", "median ms", "p90 ms", "x best peer (LiteRT, ORT)"):
+    for col in ("candidate", "median ms", "p90 ms", "x best peer (LiteRT, ORT)", "cosine to eager", "int8 speed-up"):
         table.add_column(col, justify="left" if col == "candidate" else "right")
     for row in result["rows"]:
-        table.add_row(row["name"], f"{row['median_ms']:.2f}", f"{row['p90_ms']:.2f}", f"{row['ratio_to_best_peer']:.2f}")
+        speedup = f"{row['speedup_vs_fp32']:.2f}x" if row["speedup_vs_fp32"] else ""
+        table.add_row(row["name"], f"{row['median_ms']:.2f}", f"{row['p90_ms']:.2f}", f"{row['ratio_to_best_peer']:.2f}",
+                      f"{row['cosine_to_eager']:.5f}", speedup)
     Console(width=160 if not sys.stdout.isatty() else None).print(table)
     return 0
 
@@ -276,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2, help="threads for every runtime (default 2)")
     p.add_argument("--runs", type=int, default=30, help="timed runs per candidate (default 30)")
     p.add_argument("--warmup", type=int, default=5, help="warm-up runs per candidate (default 5)")
+    p.add_argument("--quant", choices=["fp32", "int8"], default="fp32", help="int8: add our int8 exports (xnnpack, "
+                   "and litert/onnx fp32+int8) with each one's speed-up over our fp32 export for its backend")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_bench)
 

@@ -65,6 +65,12 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
     qconfig = quant if isinstance(quant, QuantConfig) else quant_config_of(quant)
     check_request(chosen, qconfig.scheme)
     out = prepare_out_dir(out_dir)
+    if qconfig.calib is not None:
+        from quant.calibration import check_source
+        check_source(qconfig.calib)
+    if qconfig.eval_data is not None and not Path(qconfig.eval_data).is_dir():
+        raise EdgeError(f"--eval-data {qconfig.eval_data!r} is not a folder; give a folder with one sub-folder of "
+                        "images per class.")
     say = progress or (lambda target, step: None)
     say("model", "building and exporting with torch.export")
     prepared = prepare(model_or_name, example_inputs, name=name, num_classes=num_classes,

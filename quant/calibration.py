@@ -39,14 +39,20 @@ def load_calibration(source, config, in_chans: int = 3, samples: int = 32, seed:
         raise EdgeError(f"--calib-samples must be at least 1, got {samples}.")
     if source is None:
         return _synthetic(config, in_chans, samples, seed)
+    path = check_source(source)
+    if path.is_dir():
+        return _images(path, config, in_chans, samples, seed)
+    return _tensors(path, config, in_chans, samples)
+
+
+def check_source(source) -> Path:
+    """Cheap checks done before any model is built, so a typo fails at once."""
     path = Path(source)
     if not path.exists():
         raise EdgeError(f"calibration data {str(path)!r} does not exist; pass a folder of images or a .npy/.npz file.")
-    if path.is_dir():
-        return _images(path, config, in_chans, samples, seed)
-    if path.suffix in (".npy", ".npz"):
-        return _tensors(path, config, in_chans, samples)
-    raise EdgeError(f"calibration data {str(path)!r} is neither a folder of images nor a .npy/.npz file.")
+    if not path.is_dir() and path.suffix not in (".npy", ".npz"):
+        raise EdgeError(f"calibration data {str(path)!r} is neither a folder of images nor a .npy/.npz file.")
+    return path
 
 
 def _images(folder: Path, config, in_chans: int, samples: int, seed: int) -> Calibration:

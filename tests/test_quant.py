@@ -1,0 +1,156 @@
+"""Static int8 (xnnpack, litert): calibration data, verified artifacts, what stays float, bad input."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from edge.cli import main
+from edge.digits import DIGITS_DIR, write_image_folder
+from edge.errors import EdgeError
+from edge.export import export
+from edge.loading import build_model, model_config
+from quant.calibration import load_calibration
+from quant.config import QuantConfig
+
+SIZE = 64
+DIGITS_MODEL = "fasternet_t0"
+DIGITS_WEIGHTS = DIGITS_DIR / f"{DIGITS_MODEL}.safetensors"
+
+
+@pytest.fixture(scope="module")
+def config():
+    return model_config(build_model("fasternet_t0", num_classes=10, input_size=SIZE), SIZE)
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    root = tmp_path_factory.mktemp("digits")
+    return write_image_folder(root / "train", "train"), write_image_folder(root / "test", "test")
+
+
+def run(capsys, *argv):
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --- calibration data ---------------------------------------------------------------------------
+
+def test_image_folder_is_preprocessed_like_the_app(config, digits):
+    calib = load_calibration(digits[0], config, samples=5)
+    assert calib.kind == "images" and calib.warning is None and len(calib.inputs) == 5
+    assert calib.inputs[0].shape == (1, 3, SIZE, SIZE) and calib.inputs[0].dtype == torch.float32
+
+
+def test_npz_tensors_are_taken_as_they_are(config, tmp_path):
+    data = np.random.default_rng(0).standard_normal((3, 3, SIZE, SIZE)).astype(np.float32)
+    np.savez(tmp_path / "calib.npz", inputs=data)
+    calib = load_calibration(tmp_path / "calib.npz", config, samples=8)
+    assert calib.kind == "tensors" and len(calib.inputs) == 3
+    assert np.array_equal(calib.inputs[1].numpy()[0], data[1])
+
+
+def test_without_data_the_stand_in_is_announced(config):
+    calib = load_calibration(None, config, samples=4)
+    assert calib.kind == "synthetic" and "--calib" in calib.warning and len(calib.inputs) == 4
+
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda d: d / "missing", "does not exist"),
+    (lambda d: d, "no images (it is empty)"),
+    (lambda d: (d / "notes.txt").write_text("x") and d, "none is an image"),
+    (lambda d: (d / "fake.png").write_text("not a png") and d, "not a readable image"),
+    (lambda d: np.save(d / "c.npy", np.zeros((2, 3, 32, 32), np.float32)) or d / "c.npy", "have shape (2, 3, 32, 32)"),
+    (lambda d: np.save(d / "u.npy", np.zeros((2, 3, SIZE, SIZE), np.uint8)) or d / "u.npy", "are uint8"),
+])
+def test_bad_calibration_data_is_named(config, tmp_path, make, needle):
+    source = make(tmp_path)
+    with pytest.raises(EdgeError, match="") as e:
+        load_calibration(source, config, samples=4)
+    assert needle in str(e.value)
+
+
+def test_bad_calibration_through_the_cli_is_one_line_exit_2_and_no_artifact(capsys, tmp_path):
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "export", "fasternet_t0", "--input-size", SIZE, "--target", "xnnpack", "--quant", "int8",
+                       "--calib", tmp_path / "nowhere", "-o", out)
+    assert code == 2 and err.strip().startswith("edge: error:") and len(err.strip().splitlines()) == 1
+    assert "does not exist" in err and not any(out.glob("*.pte"))
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--quant", "fp32", "--calib", "x"], "only apply to --quant int8"),
+    (["--quant", "int8", "--max-drop", "-1"], "max_drop"),
+    (["--quant", "fp32", "--target", "xnnpack", "--int8-io"], "int8 input/output needs the int8 scheme"),
+])
+def test_bad_quant_options_are_one_line_exit_2(capsys, tmp_path, argv, needle):
+    code, _, err = run(capsys, "export", "fasternet_t0", "--input-size", SIZE, "-o", tmp_path, *argv)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_keep_float_names_split_into_op_types_and_module_names():
+    from edge.cli import build_parser
+    from edge.cli_quant import quant_config_from
+    args = build_parser().parse_args(["export", "m", "--quant", "int8", "--keep-float", "softmax,stages.3,linear,head"])
+    q = quant_config_from(args)
+    assert q.keep_float_ops == ("softmax", "linear") and q.keep_float_modules == ("stages.3", "head")
+
+
+def test_config_rejects_unknown_op_types():
+    with pytest.raises(ValueError, match="unknown op type 'softmaxx'"):
+        QuantConfig(scheme="int8", keep_float_ops=("softmaxx",))
+
+
+# --- artifacts ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def xnnpack_int8(tmp_path_factory, digits):
+    """The digits FasterNet-T0 (PConv: the split/cat int8 failure case) as xnnpack int8, with eval data."""
+    out = tmp_path_factory.mktemp("xnnpack-int8")
+    q = QuantConfig(scheme="int8", calib=str(digits[0]), calib_samples=16, eval_data=str(digits[1]))
+    return export(DIGITS_MODEL, target="xnnpack", quant=q, num_classes=10, input_size=SIZE, weights=DIGITS_WEIGHTS,
+                  out_dir=out)
+
+
+def test_xnnpack_int8_matches_fp32_eager_on_held_out_data(xnnpack_int8):
+    parity = xnnpack_int8.manifest["parity"]
+    assert parity["status"] == "passed" and parity["cosine"] >= 0.995
+    assert "held-out" in parity["inputs"]
+
+
+def test_xnnpack_int8_is_fully_delegated(xnnpack_int8):
+    cov = xnnpack_int8.manifest["coverage"]
+    assert cov["delegated_subgraphs"] == 1 and cov["non_delegated_nodes"] == 0, cov["non_delegated_ops"]
+
+
+def test_xnnpack_int8_loses_at_most_one_top1_point_on_digits(xnnpack_int8):
+    acc = xnnpack_int8.manifest["quant"]["accuracy"]
+    assert acc["status"] == "measured" and acc["images"] == 359
+    assert acc["eager_fp32_top1"] > 95 and acc["drop_points"] <= 1.0
+
+
+def test_manifest_records_calibration_and_plan(xnnpack_int8):
+    q = json.loads(xnnpack_int8.manifest_path.read_text())["quant"]
+    assert q["scheme"] == "int8" and q["calibration"]["kind"] == "images" and q["calibration"]["samples"] == 16
+    assert "XNNPACKQuantizer" in q["plan"]["quantizer"]
+
+
+@pytest.mark.parametrize("io, dtype", [("float", "float32"), ("int8", "int8")])
+def test_litert_int8_io(tmp_path, io, dtype):
+    from runtimes import open_session
+    result = export("fasternet_t0", target="litert", quant=QuantConfig(scheme="int8", io=io, calib_samples=8),
+                    input_size=SIZE, num_classes=10, out_dir=tmp_path)
+    session = open_session(result.path)
+    assert session.inputs[0].dtype == dtype and session.outputs[0].dtype == dtype
+    assert result.manifest["parity"]["cosine"] >= 0.99 and result.manifest["quant"]["io"] == io
+
+
+def test_synthetic_calibration_warning_reaches_the_manifest(tmp_path):
+    result = export("fasternet_t0", target="xnnpack", quant=QuantConfig(scheme="int8", calib_samples=4),
+                    input_size=SIZE, num_classes=10, out_dir=tmp_path)
+    assert result.manifest["quant"]["calibration"]["kind"] == "synthetic"
+    assert "not from your data" in result.manifest["quant"]["calibration"]["warning"]

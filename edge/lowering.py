@@ -34,6 +34,7 @@ class Lowering:
 _LOWERINGS: dict[tuple[torch._ops.OpOverload, str], Lowering] = {}
 # modules whose import registers lowerings; imported lazily so `import edge` stays light
 _PROVIDERS = ("edge.ops.lowerings", "edge.ops.rank_limits", "edge.targets.xnnpack.lowerings",
+              "edge.targets.xnnpack.large_dwconv",
               "edge.targets.onnx.lowerings")
 
 

@@ -63,6 +63,26 @@ def test_layer_norm_lowering_equals_torch(shape):
     assert cosine(got, F.layer_norm(x, [shape[-1]], w, b, 1e-5)) >= 0.99999
 
 
+@pytest.mark.parametrize("channels,size,k,groups,bias", [(16, 14, 7, 16, True), (24, 9, 7, 24, False),
+                                                        (8, 12, 9, 8, True), (16, 10, 3, 16, True), (16, 10, 7, 1, False)])
+def test_conv2d_lowering_equals_torch(channels, size, k, groups, bias):
+    """Large depthwise kernels are split into <=25-tap strips; every other conv passes through."""
+    x = torch.randn(1, channels, size, size)
+    w = torch.randn(channels, channels // groups, k, k)
+    b = torch.randn(channels) if bias else None
+    got = lowered("xnnpack", aten.conv2d.default)(x, w, b, [1, 1], [k // 2, k // 2], [1, 1], groups)
+    assert cosine(got, F.conv2d(x, w, b, padding=k // 2, groups=groups)) >= 0.99999
+
+
+def test_large_depthwise_conv_runs_as_depthwise_strips_on_xnnpack():
+    from torch import nn
+    model = nn.Sequential(nn.Conv2d(16, 16, 7, padding=3, groups=16)).eval()
+    program, applied = apply_lowerings(export_program(model, (torch.randn(1, 16, 20, 20),)), "xnnpack")
+    kernels = [tuple(n.args[1].meta["val"].shape[-2:]) for n in program.graph.nodes
+               if n.target == aten.convolution.default]
+    assert kernels == [(7, 3), (7, 3), (7, 1)] and any(a["lowering"] == "conv2d__xnnpack" for a in applied)
+
+
 @pytest.mark.parametrize("shape,dims,keepdim", [((2, 16, 32), [1], False), ((2, 8, 6, 6), [2, 3], True),
                                                 ((2, 8, 6, 6), [1], True), ((4, 10), [-1], False)])
 def test_mean_lowering_equals_torch(shape, dims, keepdim):

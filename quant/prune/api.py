@@ -66,7 +66,7 @@ def prune(model: nn.Module, example_inputs, ratio: float | None = None, flops: f
         "method": "structured (channels, head dims) on Torch-Pruning's DependencyGraph",
         "torch_pruning": version("torch-pruning"),
         "ratio": round(chosen, 4), "flops_target": config.flops, "importance": config.importance,
-        "round_to": config.round_to,
+        "round_to": config.round_to, "keep_stem": config.keep_stem,
         "excluded": sorted(set(config.exclude) | {names[id(m)] for m in info["kept_layers"] if id(m) in names}),
         "params_before": before[0], "params_after": after[0],
         "gmacs_before": round(before[1] / 1e9, 4), "gmacs_after": round(after[1] / 1e9, 4),

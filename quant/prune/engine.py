@@ -20,6 +20,7 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
+from quant.prune.config import PruneError
 from quant.prune.units import opaque, unit_pruners
 
 ROOTS = (nn.Conv2d, nn.Conv1d, nn.Linear)
@@ -162,19 +163,31 @@ def prune_once(model: nn.Module, example_inputs: tuple, ratio: float, importance
     kept = (stems if keep_stem else []) + heads
     ignored = [s for m in excluded + kept for s in m.modules()]
     scorer = group_importance(importance)
-    plan, candidates = [], 0
-    for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=ROOTS):
-        candidates += 1
-        chunks, split, usable = _constraints(graph, group)
-        imp = scorer(group) if usable else None
-        if imp is None:
-            continue
-        drop = choose(_scores(graph, group, imp, weigh), ratio, round_to, chunks, split)
-        if drop:
-            root = group[0].dep
-            plan.append((root.target.module, root.handler, drop))
+    plan, candidates, group = [], 0, None
+    try:
+        for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=ROOTS):
+            candidates += 1
+            chunks, split, usable = _constraints(graph, group)
+            imp = scorer(group) if usable else None
+            if imp is None:
+                continue
+            drop = choose(_scores(graph, group, imp, weigh), ratio, round_to, chunks, split)
+            if drop:
+                root = group[0].dep
+                plan.append((root.target.module, root.handler, drop))
+    except (IndexError, RuntimeError, ValueError, AssertionError) as e:  # Torch-Pruning's index mapping gave up
+        raise PruneError(f"Torch-Pruning could not map the channels coupled with {_members(graph, group)} "
+                         f"({type(e).__name__}: {str(e)[:200]}); exclude one of them with --prune-exclude NAME.") from e
     for module, handler, drop in plan:
         group = graph.get_pruning_group(module, handler, drop)
         if graph.check_pruning_group(group):
             group.prune()
     return {"groups": candidates, "groups_pruned": len(plan), "kept_layers": kept}
+
+
+def _members(graph, group) -> str:
+    if group is None:
+        return "the first layers"
+    names = [graph._module2name[i.dep.target.module] for i in group if i.dep.target.module in graph._module2name]
+    names = list(dict.fromkeys(n for n in names if n))
+    return ", ".join(f"'{n}'" for n in names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")

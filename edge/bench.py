@@ -22,6 +22,7 @@ from edge.targets import TARGETS
 from edge.targets.base import ExportJob
 
 PEERS = ("litert fp32", "onnxruntime fp32")
+PRUNED = "edge xnnpack fp32 pruned"
 
 
 def _artifact(prepared: PreparedModel, target: str, folder: Path, tag: str, fallbacks: bool) -> Path:
@@ -33,8 +34,12 @@ def _artifact(prepared: PreparedModel, target: str, folder: Path, tag: str, fall
     return path
 
 
-def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=None, progress=print) -> dict:
-    """name -> a zero-argument callable running one inference on the same input."""
+def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=None, progress=print,
+                     prune=None, info: dict | None = None) -> dict:
+    """name -> a zero-argument callable running one inference on the same input.
+
+    prune (a quant.prune.PruneConfig): also time our XNNPACK export of the pruned model (same seed,
+    so the same weights before pruning); its pruning report goes to info["pruning"]."""
     from runtimes import open_session
     torch.manual_seed(0)
     progress("exporting ours (custom ops + fallbacks)")
@@ -50,6 +55,13 @@ def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=
     candidates = {"eager torch": lambda: eager(x)}
     plan = [("edge xnnpack fp32", ours, "xnnpack", True), ("naive executorch fp32", plain, "xnnpack", False),
             ("litert fp32", plain, "litert", False), ("onnxruntime fp32", plain, "onnx", False)]
+    if prune is not None:
+        progress("pruning, then exporting the pruned model")
+        torch.manual_seed(0)
+        pruned = prepare(spec, input_size=input_size, weights=weights, prune=prune)
+        plan.insert(1, (PRUNED, pruned, "xnnpack", True))
+        if info is not None:
+            info["pruning"] = pruned.pruning
     for name, prepared, target, fallbacks in plan:
         progress(f"converting {name}")
         session = open_session(_artifact(prepared, target, folder, name.split()[0], fallbacks), threads)
@@ -74,14 +86,18 @@ def measure(candidates: dict, runs: int, warmup: int, rounds: int = 5) -> dict:
 
 
 def bench(spec, threads: int = 2, runs: int = 30, warmup: int = 5, input_size=None, weights=None,
-          progress=print) -> dict:
+          progress=print, prune=None) -> dict:
+    info: dict = {}
     with tempfile.TemporaryDirectory(prefix="edge-bench-") as tmp:
-        candidates = build_candidates(spec, Path(tmp), threads, input_size, weights, progress)
+        candidates = build_candidates(spec, Path(tmp), threads, input_size, weights, progress, prune, info)
         progress(f"timing {len(candidates)} candidates: {warmup} warm-ups, {runs} runs each, interleaved")
         times = measure(candidates, runs, warmup)
     medians = {name: statistics.median(t) for name, t in times.items()}
     best_peer = min(medians[p] for p in PEERS)
     rows = [{"name": name, "median_ms": round(medians[name], 3), "p90_ms": round(float(np.percentile(t, 90)), 3),
              "runs": len(t), "ratio_to_best_peer": round(medians[name] / best_peer, 3)} for name, t in times.items()]
-    return {"model": spec if isinstance(spec, str) else type(spec).__name__, "threads": threads,
-            "best_peer_ms": round(best_peer, 3), "rows": rows}
+    result = {"model": spec if isinstance(spec, str) else type(spec).__name__, "threads": threads,
+              "best_peer_ms": round(best_peer, 3), "rows": rows}
+    if prune is not None:
+        result.update(pruned_vs_unpruned=round(medians[PRUNED] / medians["edge xnnpack fp32"], 3), **info)
+    return result

@@ -67,7 +67,7 @@ def prune(model: nn.Module, example_inputs, ratio: float | None = None, flops: f
         "torch_pruning": version("torch-pruning"),
         "ratio": round(chosen, 4), "flops_target": config.flops, "importance": config.importance,
         "round_to": config.round_to, "keep_stem": config.keep_stem,
-        "excluded": sorted(set(config.exclude) | {names[id(m)] for m in info["kept_layers"] if id(m) in names}),
+        "excluded": sorted(set(excluded) | {names[id(m)] for m in info["kept_layers"] if id(m) in names}),
         "params_before": before[0], "params_after": after[0],
         "gmacs_before": round(before[1] / 1e9, 4), "gmacs_after": round(after[1] / 1e9, 4),
         "groups": info["groups"], "groups_pruned": info["groups_pruned"],
@@ -199,6 +199,9 @@ def accumulate_gradients(model: nn.Module, calib, inputs: tuple) -> None:
         else:
             loss = out.pow(2).mean()
         loss.backward()
+    for p in model.parameters():  # parameters the loss does not reach score zero, not an error
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
 
 
 def _first_line(e: BaseException) -> str:

@@ -7,9 +7,12 @@ its C channels, rounded to a multiple of round_to, of the head count (heads keep
 same positions go in every head) and of PConv's n_div (its partial channels stay C/n_div), chosen
 by importance, and (4) Torch-Pruning removes them from every layer of the group.
 
-Why not tp.pruner.MetaPruner's own scheduling: with channel groups (heads) its round_to rounds the
-per-head count against the layer's full width, and it has no notion of PConv's split, so both
-constraints are applied here and the groups are pruned through the same DependencyGraph.
+Why not tp.pruner.MetaPruner's own scheduling (checked with 1.6.1 on tests/foreign.py's models):
+given `num_heads`, it skips the groups coupled to an nn.MultiheadAttention, and for a qkv-Linear
+attention it prunes the inner width apart from the embedding the block reshapes with (the forward
+then fails); with `round_to` it rounds the per-head count against the full width and prunes
+nothing; without `num_heads` it removes uneven positions per head, so head boundaries shift. It has
+no notion of PConv's split either. So the selection is done here and the removal by Torch-Pruning.
 """
 from __future__ import annotations
 

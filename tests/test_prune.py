@@ -15,7 +15,7 @@ from edge.models.mobilevit import MultiHeadSelfAttention
 from edge.models.stats import count_params
 from quant.prune import PruneError, prune
 from quant.prune.units import PartialConvPruner, QKVAttentionPruner
-from tests.foreign import TinyViT
+from tests.foreign import FOREIGN_STYLES, TinyViT
 
 SIZE = 64
 FAMILIES = ["mobilevit_xxs", "fasternet_t0", "iformer_t"]
@@ -132,9 +132,19 @@ def test_foreign_multihead_attention_prunes_consistently_and_exports(tmp_path):
     assert result.manifest["coverage"]["non_delegated_nodes"] == 0
 
 
+@pytest.mark.parametrize("style", ["sdpa_unfold", "manual_attention_unfold"])
+def test_foreign_qkv_attention_loses_head_dims_evenly(style):
+    """timm-style blocks reshape with C // heads of their input: embedding and inner width shrink together."""
+    out, report = prune(FOREIGN_STYLES[style]().eval(), torch.randn(1, 3, 32, 32), ratio=0.3, keep_stem=False)
+    block = out.block
+    assert block.qkv.weight.shape == (72, 24) and block.proj.weight.shape == (24, 24) and block.heads == 4
+    assert block.norm.normalized_shape == (24,) and out(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert report["attention"] == [{"module": "block", "num_heads": 4, "head_dim_before": 8, "head_dim_after": 6}]
+
+
 def test_flops_target_is_reached_by_searching_the_ratio():
     model = TinyViT(num_classes=10).eval()
-    out, report = prune(model, torch.randn(1, 3, 32, 32), flops=0.4, keep_stem=False)
+    _, report = prune(model, torch.randn(1, 3, 32, 32), flops=0.4, keep_stem=False)
     assert report["gmacs_after"] <= 0.6 * report["gmacs_before"] + 1e-4 and report["flops_target"] == 0.4
     assert 0 < report["ratio"] < 0.95
 

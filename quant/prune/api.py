@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+from collections.abc import Callable
 from importlib.metadata import version
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +13,7 @@ from torch import nn
 from edge.models.registry import suggest
 from edge.models.stats import count_macs, count_params
 from quant.prune.config import PruneConfig, PruneError
-from quant.prune.engine import build_graph, prune_once
+from quant.prune.engine import prune_once
 from quant.prune.units import attention_heads
 
 SEARCH_STEPS = 7          # bisection steps on the channel ratio for a GFLOPs target (resolution ~0.007)
@@ -208,8 +208,3 @@ def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return (text.splitlines()[0] if text else type(e).__name__)[:300]
 
-
-def graph_of(model: nn.Module, example_inputs):
-    """The DependencyGraph pruning uses (customized blocks registered), for inspection."""
-    inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
-    return build_graph(model, inputs)

@@ -17,7 +17,7 @@ no notion of PConv's split either. So the selection is done here and the removal
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch_pruning as tp
@@ -91,9 +91,8 @@ def _constraints(graph, group) -> tuple[int, set[int] | None, bool]:
         if isinstance(module, nn.Conv2d) and module.groups in (1, module.in_channels, module.out_channels):
             g = 1  # plain or depthwise: Torch-Pruning handles both
         split = getattr(pruner, "split_point", lambda m: None)(module)
-        if g > 1 or split is not None:
-            if list(item.idxs) != list(item.root_idxs):
-                return 1, None, False  # heads/splits behind an index shift (concat): leave the group alone
+        if (g > 1 or split is not None) and list(item.idxs) != list(item.root_idxs):
+            return 1, None, False  # heads/splits behind an index shift (concat): leave the group alone
         chunks = math.lcm(chunks, g)
         if split is not None:
             splits.append({r for i, r in zip(item.idxs, item.root_idxs) if i < split})

@@ -22,7 +22,7 @@ rows and columns inside the block and updates its constants:
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch_pruning as tp
@@ -173,7 +173,8 @@ class SHMAPruner(UnitPruner):
 
     def scores(self, layer, weigh):
         idx = list(range(self.get_out_channels(layer)))
-        return sum(weigh(p[0].weight, 1, idx) for p in (layer.q, layer.k, layer.v_gate)) + weigh(layer.proj[0].weight, 0, idx)
+        inputs = sum(weigh(p[0].weight, 1, idx) for p in (layer.q, layer.k, layer.v_gate))
+        return inputs + weigh(layer.proj[0].weight, 0, idx)
 
     def prune_inner(self, layer: SHMA, keep, weigh):
         qk = list(range(layer.q[0].out_channels))

@@ -14,7 +14,7 @@ from edge.models.layers import PartialConv
 from edge.models.mobilevit import MultiHeadSelfAttention
 from edge.models.stats import count_params
 from quant.prune import PruneError, prune
-from quant.prune.units import PartialConvPruner, QKVAttentionPruner
+from quant.prune.units import PartialConvPruner, QKVAttentionPruner, SHMAPruner
 from tests.foreign import FOREIGN_STYLES, TinyViT
 
 SIZE = 64
@@ -110,6 +110,33 @@ def test_attention_pruner_removes_the_same_positions_in_every_head_exactly():
     QKVAttentionPruner().prune(small, drop)
     assert small.proj.in_features == 24 and small.num_heads == 4
     torch.testing.assert_close(small(x[..., keep]), attn(x)[..., keep])
+
+
+def test_shma_pruner_is_exact_on_removed_widths():
+    """Embedding channels that carry zeros, q/k dims with zero q rows and v dims no output reads: removing them
+    changes nothing, and v_dim (the reshape constant) follows."""
+    shma = SHMA(32, 2).eval()
+    for part in (shma.q, shma.k, shma.v_gate, shma.proj):
+        part.fuse()
+    drop_qk, drop_v, drop = [1, 7, 12], [0, 3, 9, 30], [2, 17, 31]
+    with torch.no_grad():
+        shma.q[0].weight[drop_qk] = 0
+        shma.q[0].bias[drop_qk] = 0
+        shma.proj[0].weight[:, drop_v] = 0
+
+    def ranks(param, dim, idxs):  # the removed indices score lowest
+        gone = drop_qk if param.shape[dim] == 16 else drop_v
+        return torch.tensor([0.0 if i % 32 in gone else 1.0 for i in idxs])
+
+    small = copy.deepcopy(shma)
+    pruner = SHMAPruner()
+    pruner.prune_inner(small, lambda n, chunks: n - (3 if n == 16 else 4), ranks)
+    pruner.prune(small, drop)
+    assert small.v_dim == 28 and small.q[0].out_channels == 13 and small.v_gate[0].out_channels == 56
+    keep = [i for i in range(32) if i not in drop]
+    x = torch.randn(1, 32, 6, 6)
+    x[:, drop] = 0
+    torch.testing.assert_close(small(x[:, keep]), shma(x)[:, keep])
 
 
 def test_exclusions_keep_those_outputs():

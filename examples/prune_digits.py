@@ -53,9 +53,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"|{'-' * 44}|-----------:|----------:|-------:|")
     for label, acc, m in rows:
         print(f"| {label:42} | {acc:9.2f}% | {count_params(m):9,} | {count_macs(m, DIGITS_INPUT_SIZE) / 1e9:.4f} |")
-    drop = rows[0][1] - rows[-1][1]
-    print(f"\nafter fine-tuning: {drop:.2f} points below the unpruned model" if drop > 0 else
-          f"\nafter fine-tuning: {-drop:.2f} points at or above the unpruned model")
+    change = rows[-1][1] - rows[0][1]
+    print(f"\ntop-1 after pruning and fine-tuning vs unpruned: {change:+.2f} points")
     return {"rows": [(label, acc) for label, acc, _ in rows], "report": report}
 
 

@@ -25,6 +25,7 @@ from quant.calibration import load_calibration
 from quant.config import QuantConfig
 
 PEERS = ("litert fp32", "onnxruntime fp32")
+PRUNED = "edge xnnpack fp32 pruned"
 
 
 def _speedup(name: str, medians: dict) -> float | None:
@@ -57,8 +58,11 @@ def int8_plan(prepared: PreparedModel) -> list[tuple]:
 
 
 def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=None, progress=print,
-                     quant: str = "fp32") -> tuple[dict, dict]:
-    """name -> a zero-argument callable running one inference on the same input; and name -> its output."""
+                     quant: str = "fp32", prune=None, info: dict | None = None) -> tuple[dict, dict]:
+    """name -> a zero-argument callable running one inference on the same input; and name -> its output.
+
+    prune (a quant.prune.PruneConfig): also time our XNNPACK export of the pruned model (same seed,
+    so the same weights before pruning); its pruning report goes to info["pruning"]."""
     from runtimes import open_session
     torch.manual_seed(0)
     progress("exporting ours (custom ops + fallbacks)")
@@ -74,6 +78,13 @@ def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=
     candidates = {"eager torch": lambda: eager(x)}
     plan = [("edge xnnpack fp32", ours, "xnnpack", True, "fp32"), ("naive executorch fp32", plain, "xnnpack", False, "fp32"),
             ("litert fp32", plain, "litert", False, "fp32"), ("onnxruntime fp32", plain, "onnx", False, "fp32")]
+    if prune is not None:
+        progress("pruning, then exporting the pruned model")
+        torch.manual_seed(0)
+        pruned = prepare(spec, input_size=input_size, weights=weights, prune=prune)
+        plan.insert(1, (PRUNED, pruned, "xnnpack", True, "fp32"))
+        if info is not None:
+            info["pruning"] = pruned.pruning
     calibration = None
     if quant == "int8":
         plan += int8_plan(ours)
@@ -105,10 +116,12 @@ def measure(candidates: dict, runs: int, warmup: int, rounds: int = 5) -> dict:
 
 
 def bench(spec, threads: int = 2, runs: int = 30, warmup: int = 5, input_size=None, weights=None,
-          progress=print, quant: str = "fp32") -> dict:
+          progress=print, quant: str = "fp32", prune=None) -> dict:
     """With quant="int8", our int8 exports join, each with its speed-up over our fp32 export for the same backend."""
+    info: dict = {}
     with tempfile.TemporaryDirectory(prefix="edge-bench-") as tmp:
-        candidates, outputs = build_candidates(spec, Path(tmp), threads, input_size, weights, progress, quant)
+        candidates, outputs = build_candidates(spec, Path(tmp), threads, input_size, weights, progress, quant,
+                                               prune, info)
         progress(f"timing {len(candidates)} candidates: {warmup} warm-ups, {runs} runs each, interleaved")
         times = measure(candidates, runs, warmup)
     medians = {name: statistics.median(t) for name, t in times.items()}
@@ -117,5 +130,8 @@ def bench(spec, threads: int = 2, runs: int = 30, warmup: int = 5, input_size=No
              "runs": len(t), "ratio_to_best_peer": round(medians[name] / best_peer, 3),
              "cosine_to_eager": round(compare(outputs["eager torch"], outputs[name])["cosine"], 6),
              "speedup_vs_fp32": _speedup(name, medians)} for name, t in times.items()]
-    return {"model": spec if isinstance(spec, str) else type(spec).__name__, "threads": threads,
-            "best_peer_ms": round(best_peer, 3), "rows": rows}
+    result = {"model": spec if isinstance(spec, str) else type(spec).__name__, "threads": threads,
+              "best_peer_ms": round(best_peer, 3), "rows": rows}
+    if prune is not None:
+        result.update(pruned_vs_unpruned=round(medians[PRUNED] / medians["edge xnnpack fp32"], 3), **info)
+    return result

@@ -86,7 +86,8 @@ def cmd_export(args) -> int:
     results = export_targets(request["model"], targets=request["targets"], quant=request["quant"],
                              out_dir=request["out_dir"], num_classes=request["num_classes"],
                              input_size=request["input_size"], weights=request["weights"],
-                             labels=request["labels"], progress=progress, keep_going=args.keep_going)
+                             labels=request["labels"], progress=progress, keep_going=args.keep_going,
+                             prune=request["prune"])
     if args.json:
         print(json.dumps([{"target": r.target, "artifact": str(r.path), "manifest": str(r.manifest_path),
                            "seconds": r.seconds, "parity": r.manifest["parity"],
@@ -102,6 +103,9 @@ def cmd_export(args) -> int:
         table.add_row(r.target, r.path.name, f"{m['artifact']['size_bytes'] / 1e6:.1f} MB", _parity_text(m["parity"]),
                       _coverage_summary(m["coverage"]), f"{r.seconds:.1f}s")
     Console(width=160 if not sys.stdout.isatty() else None).print(table)
+    if results[0].manifest.get("pruning"):
+        from edge.cli_prune import summary
+        print(summary(results[0].manifest["pruning"]))
     return 0
 
 
@@ -109,19 +113,21 @@ def export_request(args) -> dict:
     """Merge a recipe (when MODEL is a .yaml file) with command-line options; the command line wins."""
     from edge.recipe import load_recipe
     request = {"model": args.model, "targets": None, "quant": None, "out_dir": None, "num_classes": None,
-               "input_size": None, "weights": None, "labels": None}
+               "input_size": None, "weights": None, "labels": None, "prune": None}
     recipe = None
     if args.model.endswith((".yaml", ".yml")):
         recipe = load_recipe(args.model)
         request.update(model=recipe.model.spec, targets=recipe.targets, quant=recipe.quant, out_dir=recipe.out_dir,
                        num_classes=recipe.model.num_classes, input_size=recipe.model.input_size,
-                       weights=recipe.model.weights, labels=recipe.model.labels)
+                       weights=recipe.model.weights, labels=recipe.model.labels, prune=recipe.prune)
     for key in ("targets", "out_dir", "num_classes", "input_size", "weights", "labels"):
         value = getattr(args, key, None)
         if value is not None:
             request[key] = value
     request["targets"] = request["targets"] or "all"
     request["out_dir"] = request["out_dir"] or "out"
+    from edge.cli_prune import prune_request
+    request["prune"] = prune_request(args, request["prune"])
     if request["labels"]:
         request["labels"] = read_labels(request["labels"])
     request["quant"] = quant_config_from(args, request["quant"], recipe.quantization if recipe else None)
@@ -182,9 +188,11 @@ def cmd_inspect(args) -> int:
 
 def cmd_bench(args) -> int:
     from edge.bench import bench
+    from edge.cli_prune import prune_request
     console = _stderr_console()
     result = bench(args.model, threads=args.threads, runs=args.runs, warmup=args.warmup,
                    input_size=args.input_size, weights=args.weights, quant=args.quant,
+                   prune=prune_request(args, None),
                    progress=(lambda msg: None) if args.json else (lambda msg: console.print(f"[dim]{msg}[/]")))
     if args.json:
         print(json.dumps(result, indent=2))
@@ -200,6 +208,10 @@ def cmd_bench(args) -> int:
         table.add_row(row["name"], f"{row['median_ms']:.2f}", f"{row['p90_ms']:.2f}", f"{row['ratio_to_best_peer']:.2f}",
                       f"{row['cosine_to_eager']:.5f}", speedup)
     Console(width=160 if not sys.stdout.isatty() else None).print(table)
+    if "pruned_vs_unpruned" in result:
+        from edge.cli_prune import summary
+        print(f"pruned / unpruned xnnpack latency: {result['pruned_vs_unpruned']:.2f}x (median, same run); "
+              + summary(result["pruning"]))
     return 0
 
 
@@ -228,6 +240,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from edge.cli_prune import add_prune_options
     parser = _Parser(prog="edge", description="Take hybrid vision models onto phones: export to "
                      "ExecuTorch/XNNPACK, LiteRT, Core ML and ONNX; verify each artifact; profile it.")
     parser.add_argument("--version", action="version", version=f"edge {_version()}")
@@ -259,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", help="text file with one class label per line, stored in the manifest")
     p.add_argument("--keep-going", action="store_true", help="export the other targets when one fails")
     p.add_argument("--json", action="store_true", help="print results as JSON; no progress display")
+    add_prune_options(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("inspect", help="what each backend takes, leaves out and why, before and after fallbacks",
@@ -281,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quant", choices=["fp32", "int8"], default="fp32", help="int8: add our int8 exports (xnnpack, "
                    "and litert/onnx fp32+int8) with each one's speed-up over our fp32 export for its backend")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_prune_options(p)  # adds a pruned xnnpack candidate timed beside the unpruned one
     p.set_defaults(func=cmd_bench)
 
     from edge import cli_demo, cli_eval, cli_profile

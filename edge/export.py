@@ -55,12 +55,13 @@ def export(model_or_name, example_inputs=None, target: str = "xnnpack", quant: s
 def export_targets(model_or_name, example_inputs=None, targets="all", quant: str | QuantConfig = "fp32", out_dir=".",
                    *, name: str | None = None, num_classes: int | None = None, input_size: int | None = None,
                    weights=None, labels: list[str] | None = None, progress: Progress | None = None,
-                   keep_going: bool = False) -> list[ExportResult]:
+                   keep_going: bool = False, prune=None) -> list[ExportResult]:
     """Export to several targets from one torch.export; with keep_going, failed targets raise at the end.
 
     `quant` is a scheme name ("fp32", "fp16", "int8", ...) or a quant.config.QuantConfig with the
     calibration data, what stays float and the accuracy budget.
-    """
+    prune: a quant.prune.PruneConfig (or a dict of its fields): the model is pruned after its weights
+    load and before folding/torch.export; verification compares against the pruned eager model."""
     chosen = resolve_targets(targets)
     qconfig = quant if isinstance(quant, QuantConfig) else quant_config_of(quant)
     check_request(chosen, qconfig.scheme)
@@ -74,7 +75,7 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
     say = progress or (lambda target, step: None)
     say("model", "building and exporting with torch.export")
     prepared = prepare(model_or_name, example_inputs, name=name, num_classes=num_classes,
-                       input_size=input_size, weights=weights)
+                       input_size=input_size, weights=weights, prune=prune)
     if labels is not None and len(labels) != prepared.config.num_classes:
         raise EdgeError(f"{len(labels)} labels given for a model with {prepared.config.num_classes} classes.")
     calibration = None
@@ -295,6 +296,7 @@ def build_manifest(prepared: PreparedModel, target: Target, quant: str, tmp: Pat
         "fallbacks": outcome.fallbacks,
         "versions": tool_versions(PACKAGES_OF[target.name]),
         "notes": outcome.notes,
+        **({"pruning": prepared.pruning} if prepared.pruning else {}),
     }
 
 

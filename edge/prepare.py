@@ -28,10 +28,12 @@ class PreparedModel:
     params: int
     gmacs: float
     verify_note: str = "edge's sample photographs and one noise image, with the model's preprocessing"
+    pruning: dict | None = None        # quant.prune's report when the model was pruned
 
 
 def prepare(model_or_name, example_inputs=None, *, name: str | None = None, num_classes: int | None = None,
-            input_size: int | None = None, weights=None, reparameterize: bool = True) -> PreparedModel:
+            input_size: int | None = None, weights=None, reparameterize: bool = True,
+            prune=None) -> PreparedModel:
     given = build_model(model_or_name, num_classes=num_classes, input_size=input_size, weights=weights)
     if example_inputs is not None:
         example_inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
@@ -43,16 +45,22 @@ def prepare(model_or_name, example_inputs=None, *, name: str | None = None, num_
     if example_inputs is None:
         example_inputs = (torch.zeros(1, config.in_chans, config.input_size, config.input_size),)
     verify = verification_inputs(config, in_chans=int(example_inputs[0].shape[1]))
+    pruning, label = None, config.name
+    if prune is not None:  # prune before folding: the pruned model is the eager reference from here on
+        from quant.prune import prune_tag, prune_with
+        given, pruning = prune_with(given, example_inputs, prune, calib=torch.cat(verify))
+        label = name or f"{config.name}-{prune_tag(pruning)}"
     with torch.no_grad():
         eager = [given(x) for x in verify]
     model = copy.deepcopy(given).eval()  # never rewrite the caller's module in place
     if reparameterize and callable(getattr(model, "reparameterize", None)):
         model = model.reparameterize()
     program = export_program(model, example_inputs)
-    return PreparedModel(name=config.name, config=config, model=model, example_inputs=example_inputs,
+    return PreparedModel(name=label, config=config, model=model, example_inputs=example_inputs,
                          program=program, verify_inputs=verify, eager_outputs=eager,
                          params=count_params(given), gmacs=round(count_macs(given, config.input_size,
-                                                                            config.in_chans) / 1e9, 4))
+                                                                            config.in_chans) / 1e9, 4),
+                         pruning=pruning)
 
 
 def export_program(model: nn.Module, example_inputs: tuple) -> torch.export.ExportedProgram:

@@ -11,6 +11,7 @@ import yaml
 
 from edge.errors import EdgeError
 from edge.models.registry import suggest
+from quant.prune.config import PruneConfig
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Recipe:
     quant: str = "fp32"
     quantization: QuantSection | None = None
     out_dir: str = "out"
+    prune: PruneConfig | None = None  # ratio | flops, importance, round_to, exclude, keep_stem
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -38,11 +38,13 @@ class InvertedResidual(nn.Module):
 class MultiHeadSelfAttention(nn.Module):
     """Fused qkv projection for training and weight loading; `fuse()` splits it into q, k, v
     projections (the attention scale folded into q) so the deployed graph has no rank-5 tensor
-    and no slicing of the fused output."""
+    and no slicing of the fused output. `scale` is an attribute so that it survives pruning of
+    the head dims (the trained model's scale, not one recomputed from a pruned head_dim)."""
 
     def __init__(self, dim: int, num_heads: int):
         super().__init__()
         self.num_heads = num_heads
+        self.scale = (dim // num_heads) ** -0.5
         self.qkv = nn.Linear(dim, dim * 3)
         self.proj = nn.Linear(dim, dim)
         self.split: nn.ModuleList | None = None
@@ -55,7 +57,7 @@ class MultiHeadSelfAttention(nn.Module):
             out = attention(q, k, v, 1.0)
         else:
             qkv = self.qkv(x).reshape(g, n, 3, h, c // h).permute(2, 0, 3, 1, 4)
-            out = attention(qkv[0], qkv[1], qkv[2])
+            out = attention(qkv[0], qkv[1], qkv[2], self.scale)
         return self.proj(out.transpose(1, 2).reshape(g, n, c))
 
     @torch.no_grad()
@@ -63,10 +65,9 @@ class MultiHeadSelfAttention(nn.Module):
         if self.split is not None:
             return
         dim = self.proj.in_features
-        scale = (dim // self.num_heads) ** -0.5
         parts = nn.ModuleList(nn.Linear(dim, dim) for _ in range(3)).to(self.qkv.weight.dtype)
         for i, lin in enumerate(parts):
-            factor = scale if i == 0 else 1.0
+            factor = self.scale if i == 0 else 1.0
             lin.weight.copy_(self.qkv.weight[i * dim:(i + 1) * dim] * factor)
             lin.bias.copy_(self.qkv.bias[i * dim:(i + 1) * dim] * factor)
         self.split = parts

@@ -4,8 +4,8 @@ XNNPACK (executorch 1.5.1) has single-pass depthwise kernels up to 25 taps; a bi
 conv falls back to its grouped IGEMM path, ~5x slower for a 7x7 at 56x56x64 (7.4 ms against
 1.4 ms, ETDump, fp32; the same in int8). The lowering splits the kernel into column strips of at
 most 25 taps that each run as a depthwise kernel, on the input padded once, and sums them:
-exactly the same convolution. The strips' weights are slices of the parameter; the exporter
-folds them into constants (constant propagation) so XNNPACK sees static weights.
+exactly the same convolution. The strips' weights are slices of the parameter; apply_lowerings
+folds them into constants (fold_weight_slices) so XNNPACK sees static weights.
 """
 from __future__ import annotations
 
@@ -43,3 +43,25 @@ def conv2d__xnnpack(x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilatio
         part = part[..., c0:c0 + width]
         out = part if out is None else out + part
     return out if bias is None else out + bias.reshape(1, -1, 1, 1)
+
+
+def fold_weight_slices(program):
+    """Lowerings may slice a weight (large depthwise convs split into strips); XNNPACK needs static
+    weights, so fold every computation on constants into new constants (on a new program: the
+    given one may be shared with other targets)."""
+    import torch
+    from executorch.exir.passes.constant_prop_pass import constant_prop_pass
+    if not any(n.op == "call_function" and n.target == torch.ops.aten.slice.Tensor
+               and n.args[0].op == "placeholder" and n.args[0].name in _constant_inputs(program)
+               for n in program.graph.nodes):
+        return program
+    for tensor in list(program.state_dict.values()) + list(program.constants.values()):
+        if isinstance(tensor, torch.Tensor):
+            tensor.requires_grad_(False)  # folded values must not track autograd: the delegate deep-copies them
+    with torch.no_grad():
+        return constant_prop_pass(program.run_decompositions({}))  # a new program: the pass edits in place
+
+
+def _constant_inputs(program) -> set:
+    sig = program.graph_signature
+    return set(sig.inputs_to_parameters) | set(sig.inputs_to_buffers) | set(sig.inputs_to_lifted_tensor_constants)

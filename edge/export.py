@@ -261,11 +261,14 @@ def measure_accuracy(prepared: PreparedModel, target: Target, path: Path, labell
 
 def _run_and_compare(prepared: PreparedModel, path: Path, quant: str) -> dict:
     from runtimes import open_session
-    session = open_session(path)
-    per_sample = []
-    for x, ref in zip(prepared.verify_inputs, prepared.eager_outputs):
-        out = session.run([x.numpy()])[0]
-        per_sample.append(compare(ref.numpy(), out))
+    try:
+        session = open_session(path)
+        outputs = [session.run([x.numpy()])[0] for x in prepared.verify_inputs]
+    except (RuntimeError, ValueError) as e:  # the runtime refused what the converter produced
+        raise ExportError(f"the {path.suffix} artifact of {prepared.name} was written but its runtime cannot run it "
+                          f"({(str(e).strip().splitlines() or [type(e).__name__])[0][:200]}); no artifact was "
+                          "written. This is a converter bug worth reporting with the model.") from e
+    per_sample = [compare(ref.numpy(), out) for ref, out in zip(prepared.eager_outputs, outputs)]
     return {**summarize(per_sample, quant), "inputs": prepared.verify_note}
 
 

@@ -3,7 +3,7 @@
 XNNPACK (executorch 1.5.1) has single-pass depthwise kernels up to 25 taps; a bigger depthwise
 conv falls back to its grouped IGEMM path, ~5x slower for a 7x7 at 56x56x64 (7.4 ms against
 1.4 ms, ETDump, fp32; the same in int8). The lowering splits the kernel into column strips of at
-most 25 taps that each run as a depthwise kernel, on the input padded once, and sums them:
+most 25 taps that each run as a depthwise kernel (output columns shifted by a slice), and sums them:
 exactly the same convolution. The strips' weights are slices of the parameter; apply_lowerings
 folds them into constants (fold_weight_slices) so XNNPACK sees static weights.
 """
@@ -35,11 +35,12 @@ def conv2d__xnnpack(x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilatio
     kh, kw = weight.shape[-2:]
     strip = max(1, MAX_TAPS // kh)              # columns per strip: 3 for a 7x7
     width = x.shape[-1]
-    padded = torch.nn.functional.pad(x, (kw // 2, kw // 2, kh // 2, kh // 2))
     out = None
     for c0 in range(0, kw, strip):
+        # the full padding on both sides, then the strip's columns of the output: no separate pad op
+        # (XNNPACK rejects a constant pad on int8 tensors here)
         w = weight[:, :, :, c0:c0 + strip]
-        part = aten.convolution.default(padded, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], groups)
+        part = aten.convolution.default(x, w, None, [1, 1], [kh // 2, kw // 2], [1, 1], False, [0, 0], groups)
         part = part[..., c0:c0 + width]
         out = part if out is None else out + part
     return out if bias is None else out + bias.reshape(1, -1, 1, 1)

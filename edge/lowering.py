@@ -84,8 +84,8 @@ def apply_lowerings(program: torch.export.ExportedProgram, backend: str,
     # the whole table, not only the ops present: an op's decomposition may emit another we lower
     lowered = program.run_decompositions({op: low.fn for op, low in table.items()})
     if backend == "xnnpack" and enabled:
-        from edge.targets.xnnpack.large_dwconv import fold_weight_slices
-        lowered = fold_weight_slices(lowered)
+        from edge.targets.xnnpack.large_dwconv import finish
+        lowered = finish(lowered)
     applied = [{"op": str(op), "lowering": low.name, "backend": low.backend, "nodes": present[op], "why": low.why}
                for op, low in table.items() if present.get(op)]
     return lowered, applied

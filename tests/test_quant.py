@@ -122,6 +122,11 @@ def test_xnnpack_int8_matches_fp32_eager_on_held_out_data(xnnpack_int8):
     assert "held-out" in parity["inputs"]
 
 
+def test_xnnpack_int8_weights_really_are_int8(xnnpack_int8):
+    fp32_bytes = 4 * xnnpack_int8.manifest["model"]["params"]
+    assert xnnpack_int8.manifest["artifact"]["size_bytes"] < 0.35 * fp32_bytes
+
+
 def test_xnnpack_int8_is_fully_delegated(xnnpack_int8):
     cov = xnnpack_int8.manifest["coverage"]
     assert cov["delegated_subgraphs"] == 1 and cov["non_delegated_nodes"] == 0, cov["non_delegated_ops"]

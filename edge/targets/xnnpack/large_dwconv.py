@@ -46,6 +46,25 @@ def conv2d__xnnpack(x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilatio
     return out if bias is None else out + bias.reshape(1, -1, 1, 1)
 
 
+def finish(program):
+    """After the xnnpack lowerings: convs back to aten.conv2d, weight slices folded into constants."""
+    return fold_weight_slices(convolutions_as_conv2d(program))
+
+
+def convolutions_as_conv2d(program):
+    """The lowering above can only emit aten.convolution (emitting conv2d from conv2d's own lowering
+    recurses), but the XNNPACK pt2e quantizer annotates aten.conv2d only: rename them back (same
+    semantics for a plain 2-D convolution; the node keeps its shape metadata)."""
+    for node in program.graph.nodes:
+        if node.op == "call_function" and node.target == aten.convolution.default:
+            x, w, b, stride, padding, dilation, transposed, _, groups = node.args
+            if not transposed and len(stride) == 2:
+                node.target = aten.conv2d.default
+                node.args = (x, w, b, stride, padding, dilation, groups)
+    program.graph_module.recompile()
+    return program
+
+
 def fold_weight_slices(program):
     """Lowerings may slice a weight (large depthwise convs split into strips); XNNPACK needs static
     weights, so fold every computation on constants into new constants (on a new program: the

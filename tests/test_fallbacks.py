@@ -79,7 +79,7 @@ def test_large_depthwise_conv_runs_as_depthwise_strips_on_xnnpack():
     model = nn.Sequential(nn.Conv2d(16, 16, 7, padding=3, groups=16)).eval()
     program, applied = apply_lowerings(export_program(model, (torch.randn(1, 16, 20, 20),)), "xnnpack")
     kernels = [tuple(n.args[1].meta["val"].shape[-2:]) for n in program.graph.nodes
-               if n.target == aten.convolution.default]
+               if n.target == aten.conv2d.default]
     assert kernels == [(7, 3), (7, 3), (7, 1)] and any(a["lowering"] == "conv2d__xnnpack" for a in applied)
 
 

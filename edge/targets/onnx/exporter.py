@@ -50,9 +50,9 @@ def _quantize(job: ExportJob, model, origins) -> dict:
     from quant.onnx import FLOAT_BY_BACKEND, plan_placement, quantize_qdq
     cfg = job.quant_config
     placement = plan_placement(model, origins, cfg.keep_float_ops, cfg.keep_float_modules)
-    quantize_qdq(model, job.out_path, job.calibration, placement)
-    return {"quantizer": "onnxruntime quantize_static, QDQ, uint8 asymmetric activations (min/max), int8 symmetric "
-                         "per-channel weights; int8 only where ORT has int8 kernels",
+    ranges = quantize_qdq(model, job.out_path, job.calibration, placement)
+    return {"quantizer": "onnxruntime quantize_static, QDQ, uint8 asymmetric activations, int8 symmetric "
+                         "per-channel weights; int8 only where ORT has int8 kernels", **ranges,
             "keep_float_ops": list(cfg.keep_float_ops), "keep_float_modules": list(cfg.keep_float_modules),
             "float_by_backend": list(FLOAT_BY_BACKEND), **placement.summary(model)}
 

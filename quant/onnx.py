@@ -187,17 +187,22 @@ def quantize_qdq(model, out_path: Path, calibration, placement: Placement, input
     fp32 = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     feeds = [{input_name: np.ascontiguousarray(x.numpy(), dtype=np.float32)} for x in calibration]
     reference = [fp32.run(None, f)[0] for f in feeds]
-    scores = {}
+    scores, failed = {}, {}
     for method in ACTIVATION_RANGES:
         path = out_path.with_name(f"{out_path.name}.{method}.onnx")
-        _quantize_static(model, path, feeds, placement, method)
+        try:
+            _quantize_static(model, path, feeds, placement, method)
+        except ValueError as e:  # ORT's histogram fails on a near-constant tensor ("Too many bins ...")
+            failed[method] = str(e).splitlines()[0][:200]
+            continue
         int8 = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         scores[method] = float(np.mean([compare(r, int8.run(None, f)[0])["sqnr_db"] for r, f in zip(reference, feeds)]))
     best = max(scores, key=scores.get)
-    for method in ACTIVATION_RANGES:
+    for method in scores:
         path = out_path.with_name(f"{out_path.name}.{method}.onnx")
         path.replace(out_path) if method == best else path.unlink()
-    return {"activation_ranges": best, "calibration_sqnr_db": {k: round(v, 2) for k, v in scores.items()}}
+    record = {"activation_ranges": best, "calibration_sqnr_db": {k: round(v, 2) for k, v in scores.items()}}
+    return record | ({"activation_ranges_failed": failed} if failed else {})
 
 
 # activation range estimators tried per model; MobileViT's heavy-tailed activations need the percentile,

@@ -17,21 +17,8 @@ OPSET = 18
 
 def export_onnx(job: ExportJob) -> ExportOutcome:
     import onnx
-    import onnxslim
-    import torch
 
-    program = job.program
-    with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates every step on stdout
-        onnx_program = torch.onnx.export(program, job.example_inputs, dynamo=True, opset_version=OPSET,
-                                         input_names=["input"], output_names=["logits"], verbose=False)
-    model = onnx_program.model_proto
-    before = len(model.graph.node)
-    origins = None
-    if job.quant == "int8":
-        from quant.onnx import Origins
-        origins = Origins(model)  # torch.onnx's per-node metadata; onnxslim drops it
-    model = onnxslim.slim(model)
-    onnx.checker.check_model(model)
+    model, origins, before = to_onnx(job.program, job.example_inputs)
     plan = {}
     if job.quant == "int8":
         plan = _quantize(job, model, origins)
@@ -43,6 +30,25 @@ def export_onnx(job: ExportJob) -> ExportOutcome:
     ort_path, config_path = _convert_to_ort(job.out_path, job.name)
     return ExportOutcome(coverage=coverage, extra_files={".ort": ort_path, ".required_operators.config": config_path},
                          quant_plan=plan)
+
+
+def to_onnx(program, example_inputs):
+    """The simplified fp32 ModelProto, where each of its nodes came from (quant.onnx.Origins: torch.onnx
+    records the aten op and module path per node, onnxslim drops them) and the node count before."""
+    import onnx
+    import onnxslim
+    import torch
+    from quant.onnx import Origins
+
+    with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates every step on stdout
+        onnx_program = torch.onnx.export(program, example_inputs, dynamo=True, opset_version=OPSET,
+                                         input_names=["input"], output_names=["logits"], verbose=False)
+    model = onnx_program.model_proto
+    origins = Origins(model)
+    before = len(model.graph.node)
+    model = onnxslim.slim(model)
+    onnx.checker.check_model(model)
+    return model, origins, before
 
 
 def _quantize(job: ExportJob, model, origins) -> dict:

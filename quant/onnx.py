@@ -9,10 +9,9 @@ the aten op and the module path in each node's metadata, read before onnxslim dr
 - float, because ORT runs them faster in float or has no int8 kernel: softmax (ORT fuses
   DQ->Softmax->Q into QLinearSoftmax, ~7x slower than float Softmax on MobileViT-XXS), the
   activation x activation matmuls (quantizing attn @ v forces softmax's output to be quantized, so
-  the slow QLinearSoftmax; q @ k^T still runs as MatMulIntegerToFloat because ORT propagates the
-  dequantize of q and k through their reshapes), LayerNorm (no int8 kernel), GELU (exported as
-  Div/Erf/Add/Mul/Mul: no int8 Erf, and quantizing its pieces adds error and Q/DQ pairs for no
-  speed), pooling and everything else.
+  the slow QLinearSoftmax), LayerNorm (no int8 kernel), GELU (exported as Div/Erf/Add/Mul/Mul: no
+  int8 Erf, and quantizing its pieces adds error and Q/DQ pairs for no speed), pooling and the rest.
+  The attention core (q @ k^T, softmax, attn @ v) is one float island between int8 Gemms.
 - The user's keep_float_ops / keep_float_modules remove more nodes from int8, matched on the same
   aten op type and module path as the pt2e quantizers use.
 
@@ -34,14 +33,16 @@ output SQNR against fp32 on the calibration inputs is kept. On input-dependent r
 percentile 0.981 / 0.969; FasterNet-T0 0.9986 / 0.9975 vs 0.9989 / 0.9982; iFormer-T 0.984 / 0.977 vs
 0.988 / 0.974.
 
-Measured on this machine (1 thread, interleaved in one process, median; random weights with BN
-statistics re-estimated on photo crops so the output depends on the input):
+Speed relative to fp32 ORT on this machine (interleaved in one process, medians; naive QDQ at 2
+threads, NNCF at 1 thread; the shared machine was loaded, so +-10%):
 
-| model | fp32 | naive QDQ (all ops, S8) | naive QDQ (all ops, U8) | NNCF 3.4 default | NNCF transformer | this |
-|---|---|---|---|---|---|---|
-| MobileViT-XXS | 1.0 | 0.58x | 0.9x | 0.70x | 0.70x | see README |
-| FasterNet-T0 | 1.0 | 0.97x | 1.84x | 1.00x | 0.77x | |
-| iFormer-T | 1.0 | 0.61x | 1.40x | 0.62x | 0.60x | |
+| model | naive QDQ (all ops, S8 activations) | naive QDQ (all ops, U8) | NNCF 3.4 default | NNCF transformer preset |
+|---|---|---|---|---|
+| MobileViT-XXS | 0.58x | 0.92x | 0.70x | 0.70x |
+| FasterNet-T0 | 0.97x | 1.84x | 1.00x | 0.77x |
+| iFormer-T | 0.61x | 1.40x | 0.62x | 0.60x |
+
+This placement: see README ("int8 on ONNX Runtime").
 
 NNCF writes symmetric int8 activations, which ORT on x86 does not fuse into QLinearConv (most convs
 run as DQ -> float Conv -> Q), and with the transformer preset it leaves most Gemms and convs in

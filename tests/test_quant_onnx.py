@@ -4,7 +4,6 @@ import onnx
 import pytest
 import torch
 
-import edge
 from edge.export import export
 from edge.lowering import apply_lowerings
 from edge.prepare import prepare
@@ -15,6 +14,7 @@ from quant.calibration import load_calibration
 from quant.config import QuantConfig
 from quant.onnx import plan_placement
 from runtimes import open_session
+from tests.quant_support import held_out_photos, input_dependent
 
 SIZE = 64
 KEPT_MODULE = "stages.4"  # MobileViT-XXS's last stage (a MobileViT block with attention)
@@ -102,31 +102,11 @@ def test_keep_float_overrides_map_to_onnx_nodes():
     assert gelu and not {n.name for n in gelu} & set(default.int8_nodes)  # GELU's Div/Erf/Add/Mul stay float
 
 
-def _input_dependent(model, config):
-    """Random weights make the logits almost constant (activations shrink layer by layer); BN statistics
-    re-estimated on photo crops and a zero head bias give an output that depends on the input."""
-    xs = torch.cat(load_calibration(None, config, 3, 8, seed=3).inputs)
-    for m in model.modules():
-        if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)):
-            m.reset_running_stats()
-            m.momentum = None
-    model.train()
-    with torch.no_grad():
-        model(xs)
-        model.classifier.bias.zero_()
-    return model.eval()
-
-
 def test_int8_tracks_an_input_dependent_output(tmp_path):
     """On photo crops it was not calibrated on; the exporter is called directly because the pipeline's
     verification set also holds a noise image, which is outside these calibration ranges."""
-    torch.manual_seed(0)
-    model = edge.models.create("fasternet_t0", input_size=SIZE)
-    model = _input_dependent(model, model.config)
-    photos = load_calibration(None, model.config, 3, 4, seed=11).inputs
-    with torch.no_grad():
-        refs = torch.cat([model(x) for x in photos])
-    assert refs.std(0).mean() > 0.5 * refs.std()  # logits differ between inputs: cosine sees the int8 error
+    model = input_dependent("fasternet_t0", SIZE)
+    photos, refs = held_out_photos(model)
     p = prepare(model, name="fasternet_t0")
     program, _ = apply_lowerings(p.program, "onnx")
     calibration = load_calibration(None, p.config, 3, 8).inputs

@@ -308,8 +308,12 @@ def quant_record(qconfig: QuantConfig, calibration, outcome: ExportOutcome) -> d
     record = {"io": qconfig.io}
     if calibration is not None:
         record["calibration"] = calibration.describe()
-    if outcome.quant_plan:
-        record["plan"] = outcome.quant_plan
+    plan = dict(outcome.quant_plan)
+    ratio = plan.pop("size_ratio_to_fp32", None)  # a compressed artifact's size relative to fp32 (Core ML)
+    if plan:
+        record["plan"] = plan
+    if ratio is not None:
+        record["size_ratio_to_fp32"] = ratio
     return record
 
 

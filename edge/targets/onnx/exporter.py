@@ -1,4 +1,7 @@
-"""torch.export program -> .onnx (torch.onnx dynamo exporter, simplified by onnxslim) + .ort for ORT Mobile."""
+"""torch.export program -> .onnx (torch.onnx dynamo exporter, simplified by onnxslim) + .ort for ORT Mobile.
+
+int8: the simplified fp32 model is quantized to QDQ (quant/onnx.py), and the .ort is converted from
+the int8 model, so both artifacts carry the same int8 graph."""
 from __future__ import annotations
 
 import contextlib
@@ -14,22 +17,50 @@ OPSET = 18
 
 def export_onnx(job: ExportJob) -> ExportOutcome:
     import onnx
-    import onnxslim
-    import torch
 
-    program = job.program
-    with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates every step on stdout
-        onnx_program = torch.onnx.export(program, job.example_inputs, dynamo=True, opset_version=OPSET,
-                                         input_names=["input"], output_names=["logits"], verbose=False)
-    model = onnx_program.model_proto
-    before = len(model.graph.node)
-    model = onnxslim.slim(model)
-    onnx.checker.check_model(model)
-    onnx.save_model(model, str(job.out_path))
+    model, origins, before = to_onnx(job.program, job.example_inputs)
+    plan = {}
+    if job.quant == "int8":
+        plan = _quantize(job, model, origins)
+        model = onnx.load_model(str(job.out_path))
+    else:
+        onnx.save_model(model, str(job.out_path))
     coverage = {"backend": "onnx", "opset": OPSET, "nodes_before_simplify": before,
                 "nodes": len(model.graph.node), "ops": dict(Counter(n.op_type for n in model.graph.node).most_common())}
     ort_path, config_path = _convert_to_ort(job.out_path, job.name)
-    return ExportOutcome(coverage=coverage, extra_files={".ort": ort_path, ".required_operators.config": config_path})
+    return ExportOutcome(coverage=coverage, extra_files={".ort": ort_path, ".required_operators.config": config_path},
+                         quant_plan=plan)
+
+
+def to_onnx(program, example_inputs):
+    """The simplified fp32 ModelProto, where each of its nodes came from (quant.onnx.Origins: torch.onnx
+    records the aten op and module path per node, onnxslim drops them) and the node count before."""
+    import onnx
+    import onnxslim
+    import torch
+    from quant.onnx import Origins
+
+    with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates every step on stdout
+        onnx_program = torch.onnx.export(program, example_inputs, dynamo=True, opset_version=OPSET,
+                                         input_names=["input"], output_names=["logits"], verbose=False)
+    model = onnx_program.model_proto
+    origins = Origins(model)
+    before = len(model.graph.node)
+    model = onnxslim.slim(model)
+    onnx.checker.check_model(model)
+    return model, origins, before
+
+
+def _quantize(job: ExportJob, model, origins) -> dict:
+    """Write the QDQ int8 model to job.out_path; return the plan for the manifest."""
+    from quant.onnx import FLOAT_BY_BACKEND, plan_placement, quantize_qdq
+    cfg = job.quant_config
+    placement = plan_placement(model, origins, cfg.keep_float_ops, cfg.keep_float_modules)
+    ranges = quantize_qdq(model, job.out_path, job.calibration, placement)
+    return {"quantizer": "onnxruntime quantize_static, QDQ, uint8 asymmetric activations, int8 symmetric "
+                         "per-channel weights; int8 only where ORT has int8 kernels", **ranges,
+            "keep_float_ops": list(cfg.keep_float_ops), "keep_float_modules": list(cfg.keep_float_modules),
+            "float_by_backend": list(FLOAT_BY_BACKEND), **placement.summary(model)}
 
 
 def _convert_to_ort(onnx_path: Path, stem: str) -> tuple[Path, Path]:

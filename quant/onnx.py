@@ -62,7 +62,7 @@ from quant.config import OP_TYPES
 
 # aten ops (by name) whose ONNX nodes go int8, and the ORT kernel that runs them
 INT8_ATEN = {"conv2d": "QLinearConv", "convolution": "QLinearConv", "linear": "QGemm", "addmm": "QGemm",
-             "mm": "QGemm", "matmul": "QGemm", "add": "QLinearAdd", "mul": "QLinearMul", "cat": "QLinearConcat",
+             "mm": "QGemm", "matmul": "QLinearMatMul", "add": "QLinearAdd", "mul": "QLinearMul", "cat": "QLinearConcat",
              "silu": "QLinearSigmoid + QLinearMul", "sigmoid": "QLinearSigmoid"}
 # ONNX op types the quantizer may touch at all (data movement is left to ORT's Q/DQ propagation)
 INT8_ONNX = {"Conv", "Gemm", "MatMul", "Add", "Mul", "Concat", "Sigmoid"}

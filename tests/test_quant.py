@@ -159,3 +159,5 @@ def test_synthetic_calibration_warning_reaches_the_manifest(tmp_path):
                     input_size=SIZE, num_classes=10, out_dir=tmp_path)
     assert result.manifest["quant"]["calibration"]["kind"] == "synthetic"
     assert "not from your data" in result.manifest["quant"]["calibration"]["warning"]
+    # verified on the photographs only (not the noise image), and the manifest says it is optimistic
+    assert result.manifest["parity"]["samples"] == 4 and "optimistic" in result.manifest["parity"]["inputs"]

@@ -6,6 +6,7 @@ it. A failure or Ctrl-C leaves nothing under a final name.
 """
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import shutil
@@ -116,7 +117,6 @@ HELD_OUT = 8  # calibration-source inputs kept out of calibration to verify int8
 def verify_on_held_out(prepared: PreparedModel, calibration, samples: int) -> PreparedModel:
     """Verify int8 on the user's own data: a model calibrated on, say, digits is not judged on photographs
     (out-of-distribution inputs saturate int8 ranges that are right for the data it will see)."""
-    import dataclasses
     import torch
     held = calibration.inputs[samples:]
     calibration.inputs = calibration.inputs[:samples]
@@ -132,7 +132,6 @@ def without_noise_input(prepared: PreparedModel) -> PreparedModel:
     """int8 with the stand-in calibration: verify on the sample photographs only. The noise image
     (kept for float schemes, where it catches input-independent outputs) lies outside any range a
     trained model calibrated on photographs has, so it would fail good int8 models."""
-    import dataclasses
     return dataclasses.replace(prepared, verify_inputs=prepared.verify_inputs[:-1],
                                eager_outputs=prepared.eager_outputs[:-1],
                                verify_note="edge's sample photographs (the stand-in calibration crops come from them, "

@@ -34,8 +34,10 @@ class Lowering:
 _LOWERINGS: dict[tuple[torch._ops.OpOverload, str], Lowering] = {}
 # modules whose import registers lowerings; imported lazily so `import edge` stays light
 _PROVIDERS = ("edge.ops.lowerings", "edge.ops.rank_limits", "edge.targets.xnnpack.lowerings",
-              "edge.targets.xnnpack.large_dwconv",
+              "edge.targets.xnnpack.large_dwconv", "edge.targets.xnnpack.finish",
               "edge.targets.onnx.lowerings")
+# backend -> a pass over the whole lowered program (folding what lowerings computed from constants)
+_FINISHERS: dict[str, Callable] = {}
 
 
 def lowering(op: torch._ops.OpOverload, backend: str = ANY_BACKEND):
@@ -48,6 +50,14 @@ def lowering(op: torch._ops.OpOverload, backend: str = ANY_BACKEND):
         if not doc:
             raise ValueError(f"lowering {fn.__name__} needs a docstring stating the backend limitation.")
         _LOWERINGS[key] = Lowering(op, backend, fn, doc)
+        return fn
+    return register
+
+
+def finisher(backend: str):
+    """Register the pass run once on the whole program after a backend's lowerings."""
+    def register(fn: Callable) -> Callable:
+        _FINISHERS[backend] = fn
         return fn
     return register
 
@@ -83,9 +93,8 @@ def apply_lowerings(program: torch.export.ExportedProgram, backend: str,
         return program, []
     # the whole table, not only the ops present: an op's decomposition may emit another we lower
     lowered = program.run_decompositions({op: low.fn for op, low in table.items()})
-    if backend == "xnnpack" and enabled:
-        from edge.targets.xnnpack.large_dwconv import finish
-        lowered = finish(lowered)
+    if enabled and backend in _FINISHERS:
+        lowered = _FINISHERS[backend](lowered)
     applied = [{"op": str(op), "lowering": low.name, "backend": low.backend, "nodes": present[op], "why": low.why}
                for op, low in table.items() if present.get(op)]
     return lowered, applied

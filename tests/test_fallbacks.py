@@ -56,11 +56,23 @@ def test_sdpa_lowering_equals_torch(mask, shape):
     assert cosine(got, F.scaled_dot_product_attention(q, k, v, **kwargs)) >= 0.99999
 
 
+@pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("shape", [(2, 16, 32), (1, 49, 96), (3, 5, 7, 24)])
-def test_layer_norm_lowering_equals_torch(shape):
-    x, w, b = torch.randn(shape), torch.randn(shape[-1]), torch.randn(shape[-1])
+def test_layer_norm_lowering_equals_torch(shape, affine):
+    x = torch.randn(shape) * 3 + 2  # an offset mean, as activations have
+    w, b = (torch.randn(shape[-1]), torch.randn(shape[-1])) if affine else (None, None)
     got = lowered("xnnpack", aten.layer_norm.default)(x, [shape[-1]], w, b, 1e-5)
     assert cosine(got, F.layer_norm(x, [shape[-1]], w, b, 1e-5)) >= 0.99999
+
+
+def test_layer_norm_on_xnnpack_takes_means_as_folded_products_not_pooling():
+    """No pooling (it would need NCHW<->NHWC transposes of the tokens) and no aten.full left: the
+    1/C column is folded into a constant that XNNPACK takes as a fully-connected weight."""
+    from torch import nn
+    program, _ = apply_lowerings(export_program(nn.LayerNorm(32).eval(), (torch.randn(2, 16, 32),)), "xnnpack")
+    targets = {n.target for n in program.graph.nodes if n.op == "call_function"}
+    assert aten.mm.default in targets and aten.full.default not in targets
+    assert not {aten.avg_pool2d.default, aten.layer_norm.default} & targets
 
 
 @pytest.mark.parametrize("channels,size,k,groups,bias", [(16, 14, 7, 16, True), (24, 9, 7, 24, False),
@@ -84,7 +96,8 @@ def test_large_depthwise_conv_runs_as_depthwise_strips_on_xnnpack():
 
 
 @pytest.mark.parametrize("shape,dims,keepdim", [((2, 16, 32), [1], False), ((2, 8, 6, 6), [2, 3], True),
-                                                ((2, 8, 6, 6), [1], True), ((4, 10), [-1], False)])
+                                                ((2, 8, 6, 6), [1], True), ((4, 10), [-1], False),
+                                                ((2, 5, 6, 7), [2, 3], False), ((3, 4, 9), [-1], True)])
 def test_mean_lowering_equals_torch(shape, dims, keepdim):
     x = torch.randn(shape)
     got = lowered("xnnpack", aten.mean.dim)(x, dims, keepdim)

@@ -65,6 +65,22 @@ def test_reparameterize_folds_batchnorm_and_keeps_outputs(name):
     torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("name", models.list_models("mobilevit"))
+def test_reparameterize_folds_layer_norm_affine_into_the_next_linear_maps(name):
+    model = models.create(name, num_classes=10, input_size=SMALL).eval()
+    with torch.no_grad():
+        for norm in (m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)):
+            norm.weight.normal_(1.0, 0.3)
+            norm.bias.normal_(0.0, 0.3)
+    x = torch.randn(2, 3, SMALL, SMALL)
+    with torch.no_grad():
+        before = model(x)
+        after = model.reparameterize()(x)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert norms and all(n.weight is None and n.bias is None for n in norms)
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("name", models.list_models())
 def test_config_records_preprocessing(name):
     cfg = models.create(name, num_classes=7).config

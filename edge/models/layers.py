@@ -29,6 +29,23 @@ def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     return fused
 
 
+@torch.no_grad()
+def fold_norm_affine(norm: nn.LayerNorm, consumers: list[nn.Module]) -> None:
+    """Fold a LayerNorm's scale and shift into the linear maps (Linear or 1x1 Conv2d over the same
+    channels) that are its only readers: W(g*x + b) + c = (W*g)x + (Wb + c). The norm keeps only
+    its normalization, two elementwise ops fewer per norm in every backend's graph."""
+    if norm.weight is None:
+        return
+    for layer in consumers:
+        weight = layer.weight.reshape(layer.weight.shape[0], -1)  # (out, in) for Linear and 1x1 conv
+        shift = weight @ norm.bias if norm.bias is not None else torch.zeros(weight.shape[0])
+        if layer.bias is None:
+            layer.bias = nn.Parameter(torch.zeros(weight.shape[0], dtype=weight.dtype))
+        layer.bias.add_(shift)
+        layer.weight.mul_(norm.weight.reshape(1, -1, *([1] * (layer.weight.dim() - 2))))
+    norm.weight, norm.bias = None, None
+
+
 class ConvNormAct(nn.Sequential):
     """Conv (no bias) + BatchNorm + optional activation; `fuse()` folds the BN away."""
 

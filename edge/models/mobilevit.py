@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from edge.models.layers import ConvNormAct, attention, fuse_all
+from edge.models.layers import ConvNormAct, attention, fold_norm_affine, fuse_all
 from edge.models.registry import ModelConfig, register_model
 
 
@@ -88,6 +88,11 @@ class TransformerLayer(nn.Module):
         x = x + self.attn(self.norm1(x))
         return x + self.ffn(self.norm2(x))
 
+    def fuse(self) -> None:
+        self.attn.fuse()
+        fold_norm_affine(self.norm1, list(self.attn.split))
+        fold_norm_affine(self.norm2, [self.ffn[0]])
+
 
 def unfold_patch_grid(x: torch.Tensor, p: int) -> torch.Tensor:
     """(B, C, H, W) -> (B*p*p, H*W/p^2, C): one group per offset inside a p x p patch.
@@ -130,6 +135,10 @@ class MobileViTBlock(nn.Module):
         tokens = self.norm(self.transformer(unfold_patch_grid(y, self.patch)))
         y = self.from_tokens(fold_patch_grid(tokens, b, h, w, self.patch))
         return self.fusion(torch.cat((x, y), dim=1))
+
+    def fuse(self) -> None:
+        self.from_tokens.fuse()  # its BN first, so the norm folds into the final conv weights
+        fold_norm_affine(self.norm, [self.from_tokens[0]])  # fold_patch_grid only moves tokens
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ def local_attention__default(q, k, v, scale=None):
     g, h, n, d = q.shape
     m, dv = k.shape[2], v.shape[3]
     s = scale if scale is not None else 1.0 / math.sqrt(d)
-    q3 = q.reshape(g * h, n, d) * s
+    q3 = q.reshape(g * h, n, d)
+    if s != 1.0:  # the zoo folds the scale into the q projection: no multiply left to do
+        q3 = q3 * s
     logits = torch.bmm(q3, k.reshape(g * h, m, d).transpose(1, 2))
     out = torch.bmm(torch.softmax(logits, dim=-1), v.reshape(g * h, m, dv))
     return out.reshape(g, h, n, dv)

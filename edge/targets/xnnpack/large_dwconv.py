@@ -5,7 +5,7 @@ conv falls back to its grouped IGEMM path, ~5x slower for a 7x7 at 56x56x64 (7.4
 1.4 ms, ETDump, fp32; the same in int8). The lowering splits the kernel into column strips of at
 most 25 taps that each run as a depthwise kernel (output columns shifted by a slice), and sums them:
 exactly the same convolution. The strips' weights are slices of the parameter; apply_lowerings
-folds them into constants (fold_weight_slices) so XNNPACK sees static weights.
+folds them into constants (finish.fold_constants) so XNNPACK sees static weights.
 """
 from __future__ import annotations
 
@@ -46,11 +46,6 @@ def conv2d__xnnpack(x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilatio
     return out if bias is None else out + bias.reshape(1, -1, 1, 1)
 
 
-def finish(program):
-    """After the xnnpack lowerings: convs back to aten.conv2d, weight slices folded into constants."""
-    return fold_weight_slices(convolutions_as_conv2d(program))
-
-
 def convolutions_as_conv2d(program):
     """The lowering above can only emit aten.convolution (emitting conv2d from conv2d's own lowering
     recurses), but the XNNPACK pt2e quantizer annotates aten.conv2d only: rename them back (same
@@ -63,25 +58,3 @@ def convolutions_as_conv2d(program):
                 node.args = (x, w, b, stride, padding, dilation, groups)
     program.graph_module.recompile()
     return program
-
-
-def fold_weight_slices(program):
-    """Lowerings may slice a weight (large depthwise convs split into strips); XNNPACK needs static
-    weights, so fold every computation on constants into new constants (on a new program: the
-    given one may be shared with other targets)."""
-    import torch
-    from executorch.exir.passes.constant_prop_pass import constant_prop_pass
-    if not any(n.op == "call_function" and n.target == torch.ops.aten.slice.Tensor
-               and n.args[0].op == "placeholder" and n.args[0].name in _constant_inputs(program)
-               for n in program.graph.nodes):
-        return program
-    for tensor in list(program.state_dict.values()) + list(program.constants.values()):
-        if isinstance(tensor, torch.Tensor):
-            tensor.requires_grad_(False)  # folded values must not track autograd: the delegate deep-copies them
-    with torch.no_grad():
-        return constant_prop_pass(program.run_decompositions({}))  # a new program: the pass edits in place
-
-
-def _constant_inputs(program) -> set:
-    sig = program.graph_signature
-    return set(sig.inputs_to_parameters) | set(sig.inputs_to_buffers) | set(sig.inputs_to_lifted_tensor_constants)

@@ -65,6 +65,18 @@ def test_reparameterize_folds_batchnorm_and_keeps_outputs(name):
     torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("batch,size,p", [(1, 8, 2), (3, 12, 2), (2, 12, 3)])
+def test_patch_grid_groups_hold_the_pixels_at_one_offset_and_fold_back(batch, size, p):
+    from edge.models.mobilevit import fold_patch_grid, unfold_patch_grid
+    x = torch.randn(batch, 5, size, size)
+    tokens = unfold_patch_grid(x, p)
+    groups = {tuple(g.flatten().tolist()) for g in tokens}
+    expected = {tuple(x[b, :, i::p, j::p].reshape(5, -1).T.flatten().tolist())
+                for b in range(batch) for i in range(p) for j in range(p)}
+    assert tokens.shape == (batch * p * p, (size // p) ** 2, 5) and groups == expected
+    assert torch.equal(fold_patch_grid(tokens, batch, size, size, p), x)
+
+
 @pytest.mark.parametrize("name", models.list_models("mobilevit"))
 def test_reparameterize_folds_layer_norm_affine_into_the_next_linear_maps(name):
     model = models.create(name, num_classes=10, input_size=SMALL).eval()

@@ -224,3 +224,11 @@ def clone__xnnpack(x, memory_format=None):
 def chunk__xnnpack(x, chunks, dim=0):
     """chunk becomes split_with_sizes_copy, which XNNPACK does not take; static slices are delegated."""
     return split__xnnpack(x, math.ceil(x.shape[dim] / chunks), dim)
+
+
+# aten::silu(Tensor self) -> Tensor
+@lowering(aten.silu.default, BACKEND)
+def silu__xnnpack(x):
+    """XNNPACK has no SiLU (ExecuTorch emits sigmoid and multiply either way); written out before int8
+    quantization, the sigmoid can take a fixed [0, 1) output range and run as an int8 table."""
+    return x * torch.sigmoid(x)

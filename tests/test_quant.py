@@ -161,3 +161,20 @@ def test_synthetic_calibration_warning_reaches_the_manifest(tmp_path):
     assert "not from your data" in result.manifest["quant"]["calibration"]["warning"]
     # verified on the photographs only (not the noise image), and the manifest says it is optimistic
     assert result.manifest["parity"]["samples"] == 4 and "optimistic" in result.manifest["parity"]["inputs"]
+
+
+@pytest.mark.parametrize("keep_float_ops, table", [((), True), (("activation",), False)])
+def test_xnnpack_int8_sigmoid_of_silu_gets_its_fixed_unit_range(keep_float_ops, table):
+    """SiLU is written out for XNNPACK and its sigmoid annotated with [0, 1) (scale 1/256), so the
+    delegate runs it as an int8 table; keeping activations float leaves it unquantized."""
+    from edge.lowering import apply_lowerings
+    from edge.prepare import export_program
+    from quant.pt2e import simulate
+    from quant.xnnpack import xnnpack_quantizer
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.SiLU(), torch.nn.Conv2d(8, 8, 1)).eval()
+    x = torch.randn(1, 3, 16, 16)
+    program, _ = apply_lowerings(export_program(model, (x,)), "xnnpack")
+    quantized = simulate(program, xnnpack_quantizer(keep_float_ops), [torch.randn(1, 3, 16, 16) for _ in range(4)])
+    sigmoid = next(n for n in quantized.graph.nodes if n.target == torch.ops.aten.sigmoid.default)
+    scales = [u.args[1] for u in sigmoid.users if "quantize_per_tensor" in str(u.target)]
+    assert (scales == [1 / 256]) is table

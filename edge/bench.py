@@ -99,7 +99,10 @@ def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=
     return candidates, outputs
 
 
-def measure(candidates: dict, runs: int, warmup: int, rounds: int = 5) -> dict:
+def measure(candidates: dict, runs: int, warmup: int, rounds: int = 5, settle_s: float = 0.05) -> dict:
+    """Interleaved rounds. Runtimes leave worker threads spinning after a run (ONNX Runtime's
+    intra-op pool, OpenMP under eager torch), which on a 2-core machine steal the CPU from whatever
+    runs next; so each candidate's turn starts after a pause and one untimed run."""
     times = {name: [] for name in candidates}
     with torch.no_grad():
         for fn in candidates.values():
@@ -108,6 +111,8 @@ def measure(candidates: dict, runs: int, warmup: int, rounds: int = 5) -> dict:
         per_round = max(1, runs // rounds)
         for _ in range(rounds):
             for name, fn in candidates.items():
+                time.sleep(settle_s)
+                fn()
                 for _ in range(per_round):
                     start = time.perf_counter()
                     fn()

@@ -87,7 +87,7 @@ def cmd_export(args) -> int:
                              out_dir=request["out_dir"], num_classes=request["num_classes"],
                              input_size=request["input_size"], weights=request["weights"],
                              labels=request["labels"], progress=progress, keep_going=args.keep_going,
-                             prune=request["prune"])
+                             prune=request["prune"], target_options=request["target_options"])
     if args.json:
         print(json.dumps([{"target": r.target, "artifact": str(r.path), "manifest": str(r.manifest_path),
                            "seconds": r.seconds, "parity": r.manifest["parity"],
@@ -131,6 +131,7 @@ def export_request(args) -> dict:
     if request["labels"]:
         request["labels"] = read_labels(request["labels"])
     request["quant"] = quant_config_from(args, request["quant"], recipe.quantization if recipe else None)
+    request["target_options"] = {"coreml": {"min_ios": args.coreml_ios}} if getattr(args, "coreml_ios", None) else {}
     return request
 
 
@@ -270,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_quant_options(p)
     p.add_argument("-o", "--out-dir", dest="out_dir", help="output folder (default: out)")
     p.add_argument("--labels", help="text file with one class label per line, stored in the manifest")
+    p.add_argument("--coreml-ios", type=int, choices=(17, 18), help="Core ML minimum iOS (default 17); 18 runs "
+                   "attention as Core ML's fused scaled_dot_product_attention, on iOS 18+ devices only")
     p.add_argument("--keep-going", action="store_true", help="export the other targets when one fails")
     p.add_argument("--json", action="store_true", help="print results as JSON; no progress display")
     add_prune_options(p)

@@ -56,13 +56,14 @@ def export(model_or_name, example_inputs=None, target: str = "xnnpack", quant: s
 def export_targets(model_or_name, example_inputs=None, targets="all", quant: str | QuantConfig = "fp32", out_dir=".",
                    *, name: str | None = None, num_classes: int | None = None, input_size: int | None = None,
                    weights=None, labels: list[str] | None = None, progress: Progress | None = None,
-                   keep_going: bool = False, prune=None) -> list[ExportResult]:
+                   keep_going: bool = False, prune=None, target_options: dict | None = None) -> list[ExportResult]:
     """Export to several targets from one torch.export; with keep_going, failed targets raise at the end.
 
     `quant` is a scheme name ("fp32", "fp16", "int8", ...) or a quant.config.QuantConfig with the
     calibration data, what stays float and the accuracy budget.
     prune: a quant.prune.PruneConfig (or a dict of its fields): the model is pruned after its weights
-    load and before folding/torch.export; verification compares against the pruned eager model."""
+    load and before folding/torch.export; verification compares against the pruned eager model.
+    target_options: per target name, options for its exporter, e.g. {"coreml": {"min_ios": 18}}."""
     chosen = resolve_targets(targets)
     qconfig = quant if isinstance(quant, QuantConfig) else quant_config_of(quant)
     check_request(chosen, qconfig.scheme)
@@ -100,7 +101,7 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
     for target in chosen:
         try:
             results.append(export_one(prepared, target, qconfig, out, labels, say, calibration=calibration,
-                                      labelled=labelled))
+                                      labelled=labelled, options=(target_options or {}).get(target.name, {})))
         except ExportError as e:
             if not keep_going:
                 raise
@@ -169,7 +170,7 @@ def prepare_out_dir(out_dir) -> Path:
 
 
 def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, out: Path, labels, say: Progress,
-               quiet: bool = True, calibration=None, labelled=None) -> ExportResult:
+               quiet: bool = True, calibration=None, labelled=None, options: dict | None = None) -> ExportResult:
     start = time.perf_counter()
     quant = qconfig.scheme
     stem = f"{prepared.name}-{target.name}-{quant}"
@@ -185,8 +186,8 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
                                                     prepared.verify_inputs, labelled,
                                                     lambda msg: say(target.name, msg))
         say(target.name, "converting")
-        job = ExportJob(stem, prepared.model, program, prepared.example_inputs, quant, tmp, quant_config=qconfig,
-                        calibration=calibration.inputs if calibration else None)
+        job = ExportJob(stem, prepared.model, program, prepared.example_inputs, quant, tmp, options=dict(options or {}),
+                        quant_config=qconfig, calibration=calibration.inputs if calibration else None)
         try:
             with captured_output(quiet):
                 outcome: ExportOutcome = target.load_exporter()(job)

@@ -18,6 +18,7 @@ IO_CHOICES = ("float", "int8")
 # Op-type names a user may keep in float, and the aten ops each one stands for.
 OP_TYPES = {
     "conv": ("conv2d", "convolution"),
+    "depthwise": ("conv2d", "convolution"),  # only convs with one input channel per group (pt2e backends)
     "linear": ("linear", "addmm", "mm"),
     "matmul": ("bmm", "matmul"),
     "softmax": ("softmax", "_softmax"),

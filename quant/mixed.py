@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 from torch.fx import GraphModule, Node
 
-from quant.pt2e import module_path_of, op_type_of
+from quant.pt2e import module_path_of, op_types_of
 
 MAX_GROUPS = 32
 _Q = ("quantize_per_tensor", "quantize_per_channel")
@@ -80,7 +80,7 @@ class Candidate:
 
     def covers(self, node: Node, depth: int) -> bool:
         if self.kind == "op":
-            return op_type_of(node) == self.name
+            return self.name in op_types_of(node)
         return block_key(module_path_of(node), depth) == self.name
 
 
@@ -103,7 +103,7 @@ class Reference:
                   and any(is_quant_node(a) for a in list(n.args) + list(n.users) if isinstance(a, Node))]
         depth = choose_depth([module_path_of(n) for n in owners])
         blocks = sorted({block_key(module_path_of(n), depth) for n in owners})
-        ops = sorted({t for t in (op_type_of(n) for n in owners) if t})
+        ops = sorted({t for n in owners for t in op_types_of(n)})
         cands = [Candidate("module", b) for b in blocks] + [Candidate("op", o) for o in ops]
         if probes is None:
             probes, fp32_probes = list(inputs), fp32_logits

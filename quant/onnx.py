@@ -178,8 +178,14 @@ def _float_reason(node, origin: Origin | None, constants: set, keep_ops: frozens
     op_type = op_type_of_aten(origin.aten)
     if op_type in keep_ops:
         return f"user: keep_float_ops {op_type}"
+    if "depthwise" in keep_ops and node.op_type == "Conv" and _group(node) > 1:  # the zoo's grouped convs are depthwise
+        return "user: keep_float_ops depthwise"
     prefix = next((p for p in keep_modules if origin.module == p or origin.module.startswith(p + ".")), None)
     return f"user: keep_float_modules {prefix}" if prefix is not None else ""
+
+
+def _group(node) -> int:
+    return next((a.i for a in node.attribute if a.name == "group"), 1)
 
 
 class CalibrationReader:

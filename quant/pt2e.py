@@ -17,15 +17,23 @@ from quant.config import OP_TYPES
 NodeFilter = Callable[[Node], bool]
 
 
-def op_type_of(node: Node) -> str | None:
-    """'linear', 'softmax', ... for an aten call node; None when no op type covers it."""
+def op_types_of(node: Node) -> set[str]:
+    """{'linear'}, {'conv', 'depthwise'}, ... for an aten call node; empty when no op type covers it."""
     if node.op != "call_function":
-        return None
+        return set()
     name = getattr(node.target, "__name__", str(node.target)).split(".")[0]
-    for op_type, aten_names in OP_TYPES.items():
-        if name in aten_names:
-            return op_type
-    return None
+    types = {t for t, aten_names in OP_TYPES.items() if name in aten_names}
+    if "depthwise" in types and not _is_depthwise(node):
+        types.discard("depthwise")
+    return types
+
+
+def _is_depthwise(node: Node) -> bool:
+    """A conv whose weight has one input channel per group, and more than one group."""
+    groups_at = 6 if "conv2d" in str(node.target) else 8   # conv2d(x, w, b, s, p, d, groups); convolution(..., groups)
+    groups = node.args[groups_at] if len(node.args) > groups_at else node.kwargs.get("groups", 1)
+    weight = node.args[1].meta.get("val") if isinstance(node.args[1], Node) else None
+    return isinstance(groups, int) and groups > 1 and weight is not None and weight.shape[1] == 1
 
 
 def module_path_of(node: Node) -> str:
@@ -53,7 +61,7 @@ def keep_float_filter(keep_ops: Iterable[str] = (), keep_modules: Iterable[str] 
     keep_ops, keep_modules = frozenset(keep_ops), tuple(keep_modules)
 
     def may_quantize(node: Node) -> bool:
-        return op_type_of(node) not in keep_ops and not in_modules(node, keep_modules)
+        return not (op_types_of(node) & keep_ops) and not in_modules(node, keep_modules)
     return may_quantize
 
 

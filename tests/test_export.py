@@ -111,6 +111,16 @@ def test_foreign_multihead_attention_vit_exports(tmp_path, target):
     assert status == ("not_run" if target == "coreml" else "passed")
 
 
+@pytest.mark.parametrize("min_ios,fused", [(17, False), (18, True)])
+def test_coreml_ios18_runs_attention_as_the_fused_sdpa_op(tmp_path, min_ios, fused):
+    result = export("mobilevit_xxs", target="coreml", input_size=SIZE, num_classes=10, out_dir=tmp_path,
+                    target_options={"coreml": {"min_ios": min_ios}})
+    ops, validation = result.manifest["coverage"]["ops"], result.manifest["parity"]["validation"]
+    assert validation["min_ios"] == min_ios and validation["spec_version"] == {17: 8, 18: 9}[min_ios]
+    assert bool(ops.get("scaled_dot_product_attention")) is fused and bool(ops.get("softmax")) is not fused
+    assert result.manifest["coverage"]["max_tensor_rank"] <= 4
+
+
 @pytest.mark.parametrize("target,quant", [("litert", "fp16"), ("coreml", "fp16")])
 def test_fp16_exports_pass_their_bound(tmp_path, target, quant):
     result = export("fasternet_t0", target=target, quant=quant, input_size=SIZE, out_dir=tmp_path)

@@ -178,3 +178,25 @@ def test_xnnpack_int8_sigmoid_of_silu_gets_its_fixed_unit_range(keep_float_ops, 
     sigmoid = next(n for n in quantized.graph.nodes if n.target == torch.ops.aten.sigmoid.default)
     scales = [u.args[1] for u in sigmoid.users if "quantize_per_tensor" in str(u.target)]
     assert (scales == [1 / 256]) is table
+
+
+@pytest.mark.parametrize("keep_float_ops, float_convs", [((), set()), (("depthwise",), {"dw"}),
+                                                         (("conv",), {"dw", "dense"})])
+def test_keep_float_depthwise_leaves_only_depthwise_convs_float(keep_float_ops, float_convs):
+    from edge.prepare import export_program
+    from quant.pt2e import simulate
+    from quant.xnnpack import xnnpack_quantizer
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dw, self.dense = torch.nn.Conv2d(8, 8, 3, groups=8), torch.nn.Conv2d(8, 8, 1)
+
+        def forward(self, x):
+            return self.dense(self.dw(x))
+    program = export_program(Block().eval(), (torch.randn(1, 8, 12, 12),))
+    quantized = simulate(program, xnnpack_quantizer(keep_float_ops), [torch.randn(1, 8, 12, 12) for _ in range(4)])
+    convs = [n for n in quantized.graph.nodes if n.target == torch.ops.aten.conv2d.default]
+    floats = {name for name, conv in zip(("dw", "dense"), convs)
+              if "dequantize" not in str(conv.args[0].target)}
+    assert floats == float_convs

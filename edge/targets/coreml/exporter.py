@@ -18,6 +18,7 @@ from edge.errors import EdgeError
 from edge.targets.base import ExportJob, ExportOutcome
 
 IOS17_SPEC_VERSION = 8
+MIN_IOS = (17, 18)  # 18: fused scaled_dot_product_attention (and iOS 18 devices only)
 
 
 def export_mlpackage(job: ExportJob) -> ExportOutcome:
@@ -28,7 +29,7 @@ def export_mlpackage(job: ExportJob) -> ExportOutcome:
     example = job.example_inputs[0]
     program = _w8a8(job) if job.quant == "int8" else job.program
     with _quiet():
-        mlmodel = _convert(program, example, precision)
+        mlmodel = _convert(program, example, precision, min_ios(job))
         if job.quant in ("w8", "pal4", "pal6"):
             from quant.coreml import compress_weights
             mlmodel = compress_weights(mlmodel, job.quant)
@@ -36,15 +37,24 @@ def export_mlpackage(job: ExportJob) -> ExportOutcome:
         mlmodel.save(str(job.out_path))
     make_reproducible(job.out_path)
     validation = validate_mlpackage(job.out_path, tuple(example.shape), job.quant)
+    validation["min_ios"] = min_ios(job)
     ops = validation.pop("ops")
     coverage = {"backend": "coreml", "ops": ops, "max_tensor_rank": validation["max_tensor_rank"]}
     return ExportOutcome(coverage=coverage, validation=validation, quant_plan=_plan(job, ops),
                          notes=["Core ML cannot run on Linux: numerics were not checked here, only the spec."])
 
 
-def _convert(program, example, precision):
+def min_ios(job: ExportJob) -> int:
+    value = job.options.get("min_ios", 17)
+    if value not in MIN_IOS:
+        raise EdgeError(f"Core ML minimum iOS must be one of {', '.join(map(str, MIN_IOS))}. Got {value!r}.")
+    return value
+
+
+def _convert(program, example, precision, ios: int = 17):
     import coremltools as ct
-    return ct.convert(program.run_decompositions({}), convert_to="mlprogram", minimum_deployment_target=ct.target.iOS17,
+    target = {17: ct.target.iOS17, 18: ct.target.iOS18}[ios]
+    return ct.convert(program.run_decompositions({}), convert_to="mlprogram", minimum_deployment_target=target,
                       compute_precision=precision, inputs=[ct.TensorType(name="input", shape=tuple(example.shape))],
                       outputs=[ct.TensorType(name="logits")])
 
@@ -58,7 +68,7 @@ def _fp32_package_bytes(job: ExportJob) -> int:
     path = job.out_path.with_name(job.out_path.name + ".fp32.mlpackage")  # a temporary the pipeline also cleans
     try:
         with _quiet():
-            _convert(job.program, job.example_inputs[0], ct.precision.FLOAT32).save(str(path))
+            _convert(job.program, job.example_inputs[0], ct.precision.FLOAT32, min_ios(job)).save(str(path))
         make_reproducible(path)
         return size_of(path)
     finally:

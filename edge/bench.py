@@ -37,11 +37,11 @@ def _speedup(name: str, medians: dict) -> float | None:
 
 
 def _artifact(prepared: PreparedModel, target: str, folder: Path, tag: str, fallbacks: bool, quant: str = "fp32",
-              calibration=None) -> Path:
+              calibration=None, quant_config: QuantConfig | None = None) -> Path:
     program, _ = apply_lowerings(prepared.program, target, enabled=fallbacks)
     path = folder / f"{prepared.name}-{tag}-{target}-{quant}{TARGETS[target].suffix}"
     job = ExportJob(path.stem, prepared.model, program, prepared.example_inputs, quant, path,
-                    quant_config=QuantConfig(scheme=quant), calibration=calibration)
+                    quant_config=quant_config or QuantConfig(scheme=quant), calibration=calibration)
     with captured_output():
         TARGETS[target].load_exporter()(job)
     return path

@@ -17,7 +17,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a mistake is one line with a close-match suggestion and exit code 2."""
 
     def error(self, message: str):
-        if "invalid choice:" in message:
+        if "invalid choice:" in message and not message.startswith("argument -"):  # the command, not an option
             bad = message.split("invalid choice:", 1)[1].split("(")[0].strip().strip("'")
             choices = [a.dest for a in self._subparsers._group_actions[0]._choices_actions] if self._subparsers else []
             message = f"unknown command {bad!r}.{suggest(bad, choices)} Run 'edge --help' for the commands."

@@ -88,3 +88,13 @@ def test_console_script_is_installed():
     """The `edge` entry point itself (not only main()) answers, with exit code 2 on a bad name."""
     result = subprocess.run([sys.executable, "-m", "edge.cli", "info", "nosuchmodel"], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.startswith("edge: error: unknown model")
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["exprot", "x"], "unknown command 'exprot'. Did you mean 'export'?"),
+    (["export", "fasternet_t0", "--quant", "int4"], "argument --quant: invalid choice: 'int4'"),
+    (["export", "fasternet_t0", "--coreml-ios", "16"], "argument --coreml-ios: invalid choice: 16 (choose from 17, 18)"),
+])
+def test_a_bad_choice_names_the_command_or_the_option_it_belongs_to(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1

@@ -271,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_quant_options(p)
     p.add_argument("-o", "--out-dir", dest="out_dir", help="output folder (default: out)")
     p.add_argument("--labels", help="text file with one class label per line, stored in the manifest")
-    p.add_argument("--coreml-ios", type=int, choices=(17, 18), help="Core ML minimum iOS (default 17); 18 runs "
+    from edge.targets.coreml.exporter import MIN_IOS
+    p.add_argument("--coreml-ios", type=int, choices=MIN_IOS, help="Core ML minimum iOS (default 17); 18 runs "
                    "attention as Core ML's fused scaled_dot_product_attention, on iOS 18+ devices only")
     p.add_argument("--keep-going", action="store_true", help="export the other targets when one fails")
     p.add_argument("--json", action="store_true", help="print results as JSON; no progress display")

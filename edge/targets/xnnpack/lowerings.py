@@ -43,23 +43,28 @@ def _pool_mean(x4: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(x4, kernel_size=(x4.shape[2], x4.shape[3]))
 
 
+def _row_mean(rows: torch.Tensor) -> torch.Tensor:
+    """Mean of each row of a 2-D tensor, keepdim, as a product with a constant 1/C column: XNNPACK runs
+    it as a fully-connected op on the rows as they lie (finish.fold_constants folds the column)."""
+    c = rows.shape[-1]
+    return torch.mm(rows, torch.full((c, 1), 1.0 / c, dtype=rows.dtype))
+
+
 # aten::layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight=None, Tensor? bias=None,
-#     float eps=1e-05, cudnn_enable=True) -> Tensor
+#     float eps=1e-05, bool cudnn_enable=True) -> Tensor
 @lowering(aten.layer_norm.default, BACKEND)
 def layer_norm__xnnpack(x, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
     """XNNPACK has no layer norm, and its mean.dim takes only 4-D inputs averaged over dims 2 and 3.
 
-    The two means over the normalized (innermost) dims are matrix products with a constant 1/C
-    column, which XNNPACK runs as fully-connected ops on the tokens as they lie in memory. Averaging
-    by pooling instead needs two NCHW<->NHWC transposes of the whole tensor per mean (ETDump on
-    MobileViT-XXS: 4% slower end to end). The constant is folded by finish.fold_constants.
+    The two means over the normalized (innermost) dims are `_row_mean`s on the tokens as they lie in
+    memory. Averaging by pooling instead needs two NCHW<->NHWC transposes of the whole tensor per mean
+    (ETDump on MobileViT-XXS: 4% slower end to end).
     """
     shape = x.shape
     c = math.prod(normalized_shape)
     rows = x.reshape(-1, c)
-    average = torch.full((c, 1), 1.0 / c, dtype=x.dtype)
-    centered = rows - torch.mm(rows, average)
-    var = torch.mm(centered * centered, average)
+    centered = rows - _row_mean(rows)
+    var = _row_mean(centered * centered)
     y = (centered * torch.rsqrt(var + eps)).reshape(shape)
     if weight is not None:
         y = y * weight
@@ -110,8 +115,7 @@ def mean_dim__xnnpack(x, dim, keepdim=False, dtype=None):
     if rank == 4 and dims == [2, 3]:
         y = _pool_mean(x)
     elif dims == list(range(len(kept), rank)):  # trailing dims: a product with a constant, no transposes
-        c = math.prod(x.shape[i] for i in dims)
-        y = torch.mm(x.reshape(-1, c), torch.full((c, 1), 1.0 / c, dtype=x.dtype))
+        y = _row_mean(x.reshape(-1, math.prod(x.shape[i] for i in dims)))
     else:
         moved = x.permute(*kept, *dims) if kept + dims != list(range(rank)) else x
         y = _pool_mean(moved.reshape(1, math.prod(x.shape[i] for i in kept), math.prod(x.shape[i] for i in dims), 1))

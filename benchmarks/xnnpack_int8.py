@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from edge.bench import _artifact, measure
+from edge.bench import build_artifact, measure
 from edge.prepare import prepare
 from edge.verify import compare
 from quant.calibration import load_calibration
@@ -32,8 +32,8 @@ def run(name: str, folder: Path, keep_float: tuple[str, ...], top: int, threads:
     x = prepared.example_inputs[0].normal_(generator=torch.Generator().manual_seed(1))
     reference = prepared.model(x).detach().numpy()
     calibration = load_calibration(None, prepared.config, int(x.shape[1]), samples=16).inputs
-    paths = {"fp32": _artifact(prepared, "xnnpack", folder, "bench", True)}
-    paths["int8"] = _artifact(prepared, "xnnpack", folder, "bench", True, "int8", calibration,
+    paths = {"fp32": build_artifact(prepared, "xnnpack", folder, "bench", True)}
+    paths["int8"] = build_artifact(prepared, "xnnpack", folder, "bench", True, "int8", calibration,
                               QuantConfig(scheme="int8", keep_float_ops=keep_float))
     feed = [x.numpy()]
     sessions = {q: open_session(p, threads) for q, p in paths.items()}

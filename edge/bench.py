@@ -36,12 +36,17 @@ def _speedup(name: str, medians: dict) -> float | None:
     return round(medians[base] / medians[name], 3) if base in medians else None
 
 
-def _artifact(prepared: PreparedModel, target: str, folder: Path, tag: str, fallbacks: bool, quant: str = "fp32",
-              calibration=None, quant_config: QuantConfig | None = None) -> Path:
-    program, _ = apply_lowerings(prepared.program, target, enabled=fallbacks)
-    path = folder / f"{prepared.name}-{tag}-{target}-{quant}{TARGETS[target].suffix}"
-    job = ExportJob(path.stem, prepared.model, program, prepared.example_inputs, quant, path,
-                    quant_config=quant_config or QuantConfig(scheme=quant), calibration=calibration)
+def build_artifact(prepared: PreparedModel, target: str, folder: Path, tag: str, fallbacks: bool = True,
+                   quant: str = "fp32", calibration=None, quant_config: QuantConfig | None = None,
+                   program=None) -> Path:
+    """One export of `prepared` to `target` under `folder`, no verification or manifest (for timing).
+    `program`: an already lowered program to convert instead of lowering prepared.program here."""
+    if program is None:
+        program, _ = apply_lowerings(prepared.program, target, enabled=fallbacks)
+    config = quant_config or QuantConfig(scheme=quant)
+    path = folder / f"{prepared.name}-{tag}-{target}-{config.scheme}{TARGETS[target].suffix}"
+    job = ExportJob(path.stem, prepared.model, program, prepared.example_inputs, config.scheme, path,
+                    quant_config=config, calibration=calibration)
     with captured_output():
         TARGETS[target].load_exporter()(job)
     return path
@@ -92,7 +97,7 @@ def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=
     outputs = {"eager torch": eager(x).detach().numpy()}
     for name, prepared, target, fallbacks, scheme in plan:
         progress(f"converting {name}")
-        path = _artifact(prepared, target, folder, name.split()[0], fallbacks, scheme, calibration)
+        path = build_artifact(prepared, target, folder, name.split()[0], fallbacks, scheme, calibration)
         session = open_session(path, threads)
         candidates[name] = (lambda s: lambda: s.run(feed))(session)
         outputs[name] = session.run(feed)[0]

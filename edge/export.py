@@ -185,6 +185,11 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
             qconfig, planned = plan_mixed_precision(program, target.name, qconfig, calibration.inputs, prepared.model,
                                                     prepared.verify_inputs, labelled,
                                                     lambda msg: say(target.name, msg))
+        if quant == "int8" and qconfig.tune_latency:
+            from quant.latency import tune_latency
+            qconfig, tuned = tune_latency(prepared, program, target.name, qconfig, calibration.inputs,
+                                          say=lambda msg: say(target.name, msg))
+            planned = {**planned, "latency": tuned}
         say(target.name, "converting")
         job = ExportJob(stem, prepared.model, program, prepared.example_inputs, quant, tmp, options=dict(options or {}),
                         quant_config=qconfig, calibration=calibration.inputs if calibration else None)

@@ -42,11 +42,12 @@ class QuantSection:
     max_drop: float | None = None        # top-1 points
     eval_data: str | None = None         # labelled image folder
     io: str = "float"                    # litert: int8 for full-integer I/O
+    tune_latency: bool = False           # keep float the op types that time faster in float on this host
 
     def to_kwargs(self) -> dict:
         return {"calib": self.calib, "calib_samples": self.calib_samples, "keep_float_ops": tuple(self.keep_float_ops),
                 "keep_float_modules": tuple(self.keep_float_modules), "max_drop": self.max_drop,
-                "eval_data": self.eval_data, "io": self.io}
+                "eval_data": self.eval_data, "io": self.io, "tune_latency": self.tune_latency}
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ def _check(hint, value, where: str):
         raise TypeError(f"{where} must be an integer, got {type(value).__name__} {value!r}.")
     if hint is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise TypeError(f"{where} must be a number, got {type(value).__name__} {value!r}.")
+    if hint is bool and not isinstance(value, bool):
+        raise TypeError(f"{where} must be true or false, got {type(value).__name__} {value!r}.")
     if hint is str and not isinstance(value, str):
         raise TypeError(f"{where} must be a string, got {type(value).__name__} {value!r}.")
     return value

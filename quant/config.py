@@ -42,6 +42,7 @@ class QuantConfig:
     max_drop: float | None = None       # top-1 points (with eval data) or cosine budget (without)
     eval_data: str | None = None        # labelled image folder for the top-1 drop
     auto_mixed: bool = True             # let the sensitivity analysis put parts back to float
+    tune_latency: bool = False          # time op types in float against int8 on this host (quant/latency.py)
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
@@ -70,4 +71,5 @@ class QuantConfig:
 
     def to_dict(self) -> dict:
         return {"scheme": self.scheme, "io": self.io, "keep_float_ops": list(self.keep_float_ops),
-                "keep_float_modules": list(self.keep_float_modules), "max_drop": self.max_drop}
+                "keep_float_modules": list(self.keep_float_modules), "max_drop": self.max_drop,
+                "tune_latency": self.tune_latency}

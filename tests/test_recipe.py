@@ -32,6 +32,8 @@ def test_the_three_families_have_recipes():
     ("model: {name: fasternet_t0, input_sise: 64}\n", r"unknown key recipe\.model\.input_sise"),
     ("model: {name: fasternet_t0, input_size: big}\n", r"recipe\.model\.input_size must be an integer, got str"),
     ("model: {name: fasternet_t0}\nquant: 8\n", r"recipe\.quant must be a string, got int"),
+    ("model: {name: fasternet_t0}\nquantization: {tune_latency: 'yes'}\n",
+     r"recipe\.quantization\.tune_latency must be true or false, got str"),
     ("model: {name: fasternet_t0}\ntargets: {a: 1}\n", r"recipe\.targets must be a list of str, got dict"),
     ("model: {name: a, factory: 'b:c'}\n", "exactly one of 'name'"),
     ("- just\n- a list\n", "recipe must be a mapping"),

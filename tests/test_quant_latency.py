@@ -1,0 +1,66 @@
+"""--tune-latency: an op type goes back to float only when the whole model times faster that way."""
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from edge.export import export
+from quant.config import QuantConfig
+from quant.latency import MARGIN, candidates_for
+
+
+class DepthwiseNet(torch.nn.Module):
+    """A stem, a 7x7 depthwise conv (XNNPACK: split into strips) and a 1x1 conv, then a classifier."""
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 16, 3, padding=1)
+        self.dw = torch.nn.Conv2d(16, 16, 7, padding=3, groups=16)
+        self.pw = torch.nn.Conv2d(16, 16, 1)
+        self.head = torch.nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.pw(torch.relu(self.dw(torch.relu(self.stem(x)))))
+        return self.head(x.mean((2, 3)))
+
+
+def _export(tmp_path, keep_float_ops=()):
+    torch.manual_seed(0)
+    q = QuantConfig(scheme="int8", calib_samples=4, tune_latency=True, keep_float_ops=keep_float_ops)
+    return export(DepthwiseNet().eval(), torch.randn(1, 3, 32, 32), target="xnnpack", quant=q, out_dir=tmp_path)
+
+
+def test_both_plans_are_timed_and_the_rule_is_applied(tmp_path):
+    plan = _export(tmp_path).manifest["quant"]["plan"]
+    (trial,) = plan["latency"]["trials"]
+    assert trial["float"] == "depthwise" and trial["int8_ms"] > 0 and trial["with_float_ms"] > 0
+    assert trial["kept"] == (trial["with_float_ms"] < trial["int8_ms"] * (1 - MARGIN))
+    assert ("depthwise" in plan["keep_float_ops"]) == trial["kept"]
+
+
+@pytest.mark.parametrize("float_ms, kept", [(5.0, True), (9.9, False), (12.0, False)])
+def test_float_back_is_kept_only_when_faster_by_the_margin(tmp_path, monkeypatch, float_ms, kept):
+    """The rule alone: conversion and timing stubbed, the times given."""
+    import edge.bench
+    import runtimes
+    from edge.prepare import export_program
+    from quant.latency import tune_latency
+    monkeypatch.setattr(edge.bench, "build_artifact", lambda *a, **k: tmp_path / "stub.pte")
+    monkeypatch.setattr(runtimes, "open_session", lambda path, threads: SimpleNamespace(run=lambda feed: None))
+    monkeypatch.setattr(edge.bench, "measure", lambda candidates, runs, warmup: {"int8": [10.0], "float": [float_ms]})
+    x = torch.randn(1, 3, 16, 16)
+    prepared = SimpleNamespace(verify_inputs=[x])
+    config, record = tune_latency(prepared, export_program(DepthwiseNet().eval(), (x,)), "xnnpack",
+                                  QuantConfig(scheme="int8", keep_float_ops=("softmax",)), [x])
+    assert record["trials"][0]["kept"] is kept
+    assert config.keep_float_ops == (("softmax", "depthwise") if kept else ("softmax",))
+    assert record["keep_float_ops"] == (["depthwise"] if kept else [])
+
+
+def test_nothing_is_tried_when_the_op_type_is_absent_or_already_float():
+    from edge.prepare import export_program
+    plain = export_program(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3)).eval(), (torch.randn(1, 3, 16, 16),))
+    depthwise = export_program(DepthwiseNet().eval(), (torch.randn(1, 3, 16, 16),))
+    assert candidates_for("xnnpack", plain, QuantConfig(scheme="int8")) == []
+    assert candidates_for("xnnpack", depthwise, QuantConfig(scheme="int8")) == ["depthwise"]
+    assert candidates_for("xnnpack", depthwise, QuantConfig(scheme="int8", keep_float_ops=("depthwise",))) == []
+    assert candidates_for("coreml", depthwise, QuantConfig(scheme="int8")) == []

@@ -20,9 +20,11 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-drop", type=float, metavar="POINTS", help="put the most sensitive parts back to float "
                    "until the top-1 drop on --eval-data (or the top-1 disagreement with fp32 on the calibration "
                    "inputs, without it) is within POINTS")
-    p.add_argument("--tune-latency", action="store_true", help="int8: time the op types whose int8 kernels can "
-                   "be slower than float (depthwise convs) both ways on this host and keep float what runs faster; "
-                   "host timings, so only for artifacts that run on a CPU like this one")
+    p.add_argument("--tune-latency", nargs="?", const="host", metavar="host|adb[:SERIAL]", help="int8: time the "
+                   "op types whose int8 kernels can be slower than float (depthwise convs) both ways, whole model, on "
+                   "this host (the default) or on a phone over adb, and keep float what runs faster there")
+    p.add_argument("--tune-runner", metavar="PATH|app", help="--tune-latency adb: edge_bench built for the phone, "
+                   "or `app` for the installed android_demo (which also runs .tflite and .onnx)")
     p.add_argument("--eval-data", metavar="DIR", help="labelled image folder (one sub-folder per class): top-1 of "
                    "artifact and eager fp32 go into the manifest")
     p.add_argument("--int8-io", action="store_true", help="litert int8: int8 input and output tensors (default float)")
@@ -47,8 +49,10 @@ def quant_config_from(args, scheme: str | None = None, section=None) -> QuantCon
         values["max_drop"] = args.max_drop
     if getattr(args, "eval_data", None):
         values["eval_data"] = args.eval_data
-    if getattr(args, "tune_latency", False):
-        values["tune_latency"] = True
+    if getattr(args, "tune_latency", None):
+        values["tune_latency"] = args.tune_latency
+    if getattr(args, "tune_runner", None):
+        values["tune_runner"] = args.tune_runner
     if getattr(args, "int8_io", False):
         values["io"] = "int8"
     values.setdefault("scheme", "fp32")

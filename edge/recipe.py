@@ -42,12 +42,14 @@ class QuantSection:
     max_drop: float | None = None        # top-1 points
     eval_data: str | None = None         # labelled image folder
     io: str = "float"                    # litert: int8 for full-integer I/O
-    tune_latency: bool = False           # keep float the op types that time faster in float on this host
+    tune_latency: str | None = None      # host | adb[:SERIAL]: keep float the op types timed faster in float there
+    tune_runner: str | None = None       # adb: the phone's edge_bench (relative to the recipe) or app
 
     def to_kwargs(self) -> dict:
         return {"calib": self.calib, "calib_samples": self.calib_samples, "keep_float_ops": tuple(self.keep_float_ops),
                 "keep_float_modules": tuple(self.keep_float_modules), "max_drop": self.max_drop,
-                "eval_data": self.eval_data, "io": self.io, "tune_latency": self.tune_latency}
+                "eval_data": self.eval_data, "io": self.io, "tune_latency": self.tune_latency,
+                "tune_runner": self.tune_runner}
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ def load_recipe(path: str | Path) -> Recipe:
     resolved = dataclasses.replace(m, weights=_rel(base, m.weights), labels=_rel(base, m.labels))
     q = recipe.quantization
     if q is not None:
-        q = dataclasses.replace(q, calib=_rel(base, q.calib), eval_data=_rel(base, q.eval_data))
+        runner = q.tune_runner if q.tune_runner == "app" else _rel(base, q.tune_runner)
+        q = dataclasses.replace(q, calib=_rel(base, q.calib), eval_data=_rel(base, q.eval_data), tune_runner=runner)
     return dataclasses.replace(recipe, model=resolved, quantization=q)
 
 

@@ -42,7 +42,8 @@ class QuantConfig:
     max_drop: float | None = None       # top-1 points (with eval data) or cosine budget (without)
     eval_data: str | None = None        # labelled image folder for the top-1 drop
     auto_mixed: bool = True             # let the sensitivity analysis put parts back to float
-    tune_latency: bool = False          # time op types in float against int8 on this host (quant/latency.py)
+    tune_latency: str | None = None     # time op types float vs int8 on "host" or "adb[:SERIAL]" (quant/latency.py)
+    tune_runner: str | None = None      # adb: edge_bench built for the phone, or "app" (android_demo)
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
@@ -58,6 +59,10 @@ class QuantConfig:
                              f"{', '.join(OP_TYPES)}. Got {list(self.keep_float_ops)}.")
         if self.max_drop is not None and not (0 <= self.max_drop < 100):
             raise ValueError(f"max_drop is in top-1 points, between 0 and 100. Got {self.max_drop!r}.")
+        if self.tune_latency is not None:
+            check_tune_device(self.tune_latency, self.tune_runner)
+        elif self.tune_runner is not None:
+            raise ValueError("tune_runner only applies with tune_latency adb[:SERIAL].")
         if self.io == "int8" and self.scheme != "int8":
             raise ValueError(f"int8 input/output needs the int8 scheme. Got scheme {self.scheme!r}.")
 
@@ -72,4 +77,16 @@ class QuantConfig:
     def to_dict(self) -> dict:
         return {"scheme": self.scheme, "io": self.io, "keep_float_ops": list(self.keep_float_ops),
                 "keep_float_modules": list(self.keep_float_modules), "max_drop": self.max_drop,
-                "tune_latency": self.tune_latency}
+                "tune_latency": self.tune_latency, "tune_runner": self.tune_runner}
+
+
+def check_tune_device(device: str, runner: str | None) -> None:
+    """host (the Python runtimes) or adb[:SERIAL] (a phone, through edge_bench or the demo app)."""
+    kind, sep, ident = device.partition(":")
+    if kind not in ("host", "adb") or (kind == "host" and sep) or (sep and not ident):
+        raise ValueError(f"tune_latency takes host, adb or adb:SERIAL. Got {device!r}.")
+    if kind == "adb" and not runner:
+        raise ValueError("tune_latency adb needs a runner: --tune-runner PATH (edge_bench built for the phone, "
+                         "runtimes/native/README.md) or --tune-runner app (the installed android_demo).")
+    if kind == "host" and runner:
+        raise ValueError("tune_runner is for tune_latency adb; on the host the Python runtimes time the artifacts.")

@@ -9,13 +9,14 @@ are timed interleaved in one process (edge.bench.measure, same input and threads
 float-back is kept only when it is faster by more than MARGIN. Numerics can only get closer to
 fp32 by it; the parity check still runs on the final artifact.
 
-Measured on the host only: the timings say nothing about a phone whose int8 kernels differ, so it
-is off by default; tune on a phone by profiling there (edge profile --device adb) and passing
---keep-float.
+Where it is timed matters: a host's timings say nothing about a phone whose int8 kernels differ. So
+it is off by default, and `adb[:SERIAL]` times the candidates on the phone itself (edge_bench over
+adb, or the android_demo app for .tflite/.onnx), alternating them for ROUNDS rounds against drift.
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 import statistics
 import tempfile
 from pathlib import Path
@@ -29,6 +30,7 @@ from quant.pt2e import op_types_of
 CANDIDATES = {"xnnpack": ("depthwise",), "onnx": ("depthwise",), "litert": ("depthwise",)}
 MARGIN = 0.03   # a float-back must save more than 3% of the model's latency to be kept
 RUNS = 40
+ROUNDS = 2      # on a phone: int8, float, int8, float (each a runner launch)
 
 
 def candidates_for(target: str, program: torch.export.ExportedProgram, qconfig: QuantConfig) -> list[str]:
@@ -38,33 +40,65 @@ def candidates_for(target: str, program: torch.export.ExportedProgram, qconfig: 
 
 
 def tune_latency(prepared, program, target: str, qconfig: QuantConfig, calibration: list[torch.Tensor],
-                 threads: int = 2, say=lambda msg: None) -> tuple[QuantConfig, dict]:
+                 threads: int | None = None, say=lambda msg: None) -> tuple[QuantConfig, dict]:
     """Returns the config with the float-backs that measured faster, and the record for the manifest."""
-    from edge.bench import build_artifact, measure
-    from edge.quiet import captured_output
-    from runtimes import open_session
+    from edge.bench import build_artifact
+    device = qconfig.tune_latency or "host"
     trials = []
-    feed = [prepared.verify_inputs[0].numpy()]
     with tempfile.TemporaryDirectory(prefix="edge-tune-") as tmp:
-        folder = Path(tmp)
         for op in candidates_for(target, program, qconfig):
             trial = dataclasses.replace(qconfig, keep_float_ops=qconfig.keep_float_ops + (op,))
-            say(f"timing int8 against int8 with {op} in float on this host")
-            paths = {name: build_artifact(prepared, target, folder, f"tune{len(trials)}{name}", quant="int8",
+            say(f"timing int8 against int8 with {op} in float on {device}")
+            paths = {name: build_artifact(prepared, target, Path(tmp), f"tune{len(trials)}{name}", quant="int8",
                                           calibration=calibration, quant_config=config, program=program)
                      for name, config in (("int8", qconfig), ("float", trial))}
-            with captured_output():  # the runtimes announce their thread pools on stderr
-                sessions = {name: open_session(path, threads) for name, path in paths.items()}
-                times = measure({name: (lambda s: lambda: s.run(feed))(s) for name, s in sessions.items()},
-                                runs=RUNS, warmup=5)
-            med = {name: round(statistics.median(t), 3) for name, t in times.items()}
+            med = time_artifacts(paths, device, qconfig.tune_runner, threads, prepared.verify_inputs[0].numpy())
             kept = med["float"] < med["int8"] * (1 - MARGIN)
             trials.append({"float": op, "int8_ms": med["int8"], "with_float_ms": med["float"], "kept": kept})
             say(f"{op}: int8 {med['int8']} ms, with {op} in float {med['float']} ms -> "
                 + (f"{op} stays float" if kept else f"{op} stays int8"))
             if kept:
                 qconfig = trial
-    record = {"decided_by": f"--tune-latency: whole-model timing on this host, {threads} threads, median of {RUNS}, "
-                            f"float-back kept when over {MARGIN:.0%} faster",
-              "trials": trials, "keep_float_ops": [t["float"] for t in trials if t["kept"]]}
+    how = (f"whole-model timing on this host, interleaved, median of {RUNS}" if device == "host" else
+           f"whole-model timing on {device} ({'android_demo' if qconfig.tune_runner == 'app' else 'edge_bench'}), "
+           f"{ROUNDS} alternating rounds of {RUNS} runs, median of their p50s")
+    record = {"decided_by": f"--tune-latency {device}: {how}; float-back kept when over {MARGIN:.0%} faster",
+              "device": device, "trials": trials, "keep_float_ops": [t["float"] for t in trials if t["kept"]]}
     return qconfig, record
+
+
+def time_artifacts(paths: dict, device: str, runner: str | None, threads: int | None, feed) -> dict:
+    """name -> median latency in ms of each artifact on the device."""
+    from edge.errors import EdgeError
+    from edge.quiet import captured_output
+    from runtimes import ArtifactError, ProfileError, RuntimeUnavailable
+    try:
+        with captured_output():  # the runtimes announce their thread pools on stderr
+            times = _time_on_host(paths, threads, feed) if device == "host" else _time_on_adb(paths, device, runner,
+                                                                                                threads)
+    except (ArtifactError, ProfileError, RuntimeUnavailable) as e:
+        raise EdgeError(f"--tune-latency {device}: {e}") from None
+    return {name: round(statistics.median(t), 3) for name, t in times.items()}
+
+
+def _time_on_host(paths: dict, threads: int | None, feed) -> dict:
+    from edge.bench import measure
+    from runtimes import open_session
+    sessions = {name: open_session(path, threads or os.cpu_count()) for name, path in paths.items()}
+    return measure({name: (lambda s: lambda: s.run([feed]))(s) for name, s in sessions.items()}, runs=RUNS, warmup=5)
+
+
+def _time_on_adb(paths: dict, device: str, runner: str, threads: int | None) -> dict:
+    serial = device.partition(":")[2] or None
+    if runner == "app":
+        from runtimes.adb_app import profile_adb_app as profile
+        kwargs = {}
+    else:
+        from runtimes.adb import profile_adb as profile
+        kwargs = {"runner": runner}
+    times = {name: [] for name in paths}
+    for _ in range(ROUNDS):
+        for name, path in paths.items():
+            record = profile(path, serial=serial, runs=RUNS, warmup=5, threads=threads, **kwargs)
+            times[name].append(record["latency_ms"]["p50"])
+    return times

@@ -5,8 +5,11 @@ Each is cached in this module so test files that all need them pay once per pyte
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,26 @@ def small_artifact(target: str, tmp_path_factory) -> Path:
         out = tmp_path_factory.mktemp(f"small-{target}")
         _artifacts[target] = export("fasternet_t0", target=target, input_size=64, out_dir=out).path
     return _artifacts[target]
+
+
+def use_fake_adb(tmp_path: Path, monkeypatch, serials: list[str]) -> Path:
+    """tests/fake_adb first on PATH (with this interpreter as its python3); the device is a temp folder."""
+    device = tmp_path / "device"
+    (device / "data/local/tmp").mkdir(parents=True)
+    pybin = tmp_path / "pybin"
+    pybin.mkdir()
+    (pybin / "python3").symlink_to(sys.executable)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(REPO / "tests/fake_adb"), str(pybin), os.environ["PATH"]]))
+    monkeypatch.setenv("FAKE_ADB_ROOT", str(device))
+    monkeypatch.setenv("FAKE_ADB_SERIALS", "\n".join(serials))
+    monkeypatch.setenv("FAKE_ADB_LOG", str(tmp_path / "adb.log"))
+    monkeypatch.setenv("FAKE_ADB_APP_PYTHON", sys.executable)  # android_demo's stand-in measures with edge
+    monkeypatch.delenv("FAKE_ADB_FAIL", raising=False)
+    return device
+
+
+def adb_calls(device: Path) -> list[list[str]]:
+    return [json.loads(line) for line in (device.parent / "adb.log").read_text().splitlines()]
 
 
 def executorch_cmake_dir() -> Path:

@@ -10,7 +10,8 @@ import pytest
 from runtimes import ProfileError
 from runtimes.adb import parse_device, runner_command
 from runtimes.record import validate_record
-from tests.profiling_support import REPO, copy_with_manifest, native_runner, run_cli, small_artifact
+from tests.profiling_support import (REPO, adb_calls, copy_with_manifest, native_runner, run_cli, small_artifact,
+                                     use_fake_adb)
 
 SERIAL = "lab phone 'A'"
 NASTY_STEM = "it's my model $(touch PWNED); v1"
@@ -28,23 +29,7 @@ def pte(tmp_path_factory):
 
 @pytest.fixture
 def fake_adb(tmp_path, monkeypatch):
-    """tests/fake_adb first on PATH (with this interpreter as its python3); the device is a temp folder."""
-    device = tmp_path / "device"
-    (device / "data/local/tmp").mkdir(parents=True)
-    pybin = tmp_path / "pybin"
-    pybin.mkdir()
-    (pybin / "python3").symlink_to(sys.executable)
-    monkeypatch.setenv("PATH", os.pathsep.join([str(REPO / "tests/fake_adb"), str(pybin), os.environ["PATH"]]))
-    monkeypatch.setenv("FAKE_ADB_ROOT", str(device))
-    monkeypatch.setenv("FAKE_ADB_SERIALS", f"emulator-5554\n{SERIAL}")
-    monkeypatch.setenv("FAKE_ADB_LOG", str(tmp_path / "adb.log"))
-    monkeypatch.setenv("FAKE_ADB_APP_PYTHON", sys.executable)  # android_demo's stand-in measures with edge
-    monkeypatch.delenv("FAKE_ADB_FAIL", raising=False)
-    return device
-
-
-def adb_calls(device: Path) -> list[list[str]]:
-    return [json.loads(line) for line in (device.parent / "adb.log").read_text().splitlines()]
+    return use_fake_adb(tmp_path, monkeypatch, ["emulator-5554", SERIAL])
 
 
 def test_end_to_end_with_a_nasty_serial_and_file_name(fake_adb, runner, pte, tmp_path, capsys, monkeypatch):

@@ -87,6 +87,8 @@ def test_bad_calibration_through_the_cli_is_one_line_exit_2_and_no_artifact(caps
     (["--quant", "int8", "--max-drop", "-1"], "max_drop"),
     (["--quant", "fp32", "--target", "xnnpack", "--int8-io"], "int8 input/output needs the int8 scheme"),
     (["--quant", "fp32", "--target", "xnnpack", "--tune-latency"], "--tune-latency only apply to --quant int8"),
+    (["--quant", "int8", "--target", "xnnpack", "--tune-latency", "adb"], "--tune-runner PATH"),
+    (["--quant", "int8", "--target", "xnnpack", "--tune-latency", "phone"], "takes host, adb or adb:SERIAL"),
 ])
 def test_bad_quant_options_are_one_line_exit_2(capsys, tmp_path, argv, needle):
     code, _, err = run(capsys, "export", "fasternet_t0", "--input-size", SIZE, "-o", tmp_path, *argv)

@@ -6,7 +6,7 @@ import torch
 
 from edge.export import export
 from quant.config import QuantConfig
-from quant.latency import MARGIN, candidates_for
+from quant.latency import MARGIN, ROUNDS, candidates_for
 
 
 class DepthwiseNet(torch.nn.Module):
@@ -23,18 +23,36 @@ class DepthwiseNet(torch.nn.Module):
         return self.head(x.mean((2, 3)))
 
 
-def _export(tmp_path, keep_float_ops=()):
+def _export(tmp_path, device="host", runner=None):
     torch.manual_seed(0)
-    q = QuantConfig(scheme="int8", calib_samples=4, tune_latency=True, keep_float_ops=keep_float_ops)
+    q = QuantConfig(scheme="int8", calib_samples=4, tune_latency=device, tune_runner=runner)
     return export(DepthwiseNet().eval(), torch.randn(1, 3, 32, 32), target="xnnpack", quant=q, out_dir=tmp_path)
 
 
-def test_both_plans_are_timed_and_the_rule_is_applied(tmp_path):
-    plan = _export(tmp_path).manifest["quant"]["plan"]
+def _check_trial(plan: dict) -> None:
     (trial,) = plan["latency"]["trials"]
     assert trial["float"] == "depthwise" and trial["int8_ms"] > 0 and trial["with_float_ms"] > 0
     assert trial["kept"] == (trial["with_float_ms"] < trial["int8_ms"] * (1 - MARGIN))
     assert ("depthwise" in plan["keep_float_ops"]) == trial["kept"]
+
+
+def test_both_plans_are_timed_on_the_host_and_the_rule_is_applied(tmp_path):
+    plan = _export(tmp_path).manifest["quant"]["plan"]
+    _check_trial(plan)
+    assert plan["latency"]["device"] == "host"
+
+
+def test_both_plans_are_timed_on_a_phone_over_adb_in_alternating_rounds(tmp_path, monkeypatch):
+    from tests.profiling_support import adb_calls, native_runner, use_fake_adb
+    device = use_fake_adb(tmp_path, monkeypatch, ["emulator-5554"])
+    runner = native_runner()
+    plan = _export(tmp_path / "out", "adb:emulator-5554", str(runner)).manifest["quant"]["plan"]
+    _check_trial(plan)
+    assert plan["latency"]["device"] == "adb:emulator-5554" and "edge_bench" in plan["latency"]["decided_by"]
+    calls = adb_calls(device)
+    pushed = [c[-1].rsplit("/", 1)[-1] for c in calls if "push" in c and c[-1].endswith(".pte")]
+    assert len(pushed) == 2 * ROUNDS and pushed[0] != pushed[1] and pushed[:2] == pushed[2:4], pushed  # A B A B
+    assert sum(1 for c in calls if "shell" in c and f"./{runner.name}" in c[-1]) == 2 * ROUNDS
 
 
 @pytest.mark.parametrize("float_ms, kept", [(5.0, True), (9.9, False), (12.0, False)])
@@ -64,3 +82,15 @@ def test_nothing_is_tried_when_the_op_type_is_absent_or_already_float():
     assert candidates_for("xnnpack", depthwise, QuantConfig(scheme="int8")) == ["depthwise"]
     assert candidates_for("xnnpack", depthwise, QuantConfig(scheme="int8", keep_float_ops=("depthwise",))) == []
     assert candidates_for("coreml", depthwise, QuantConfig(scheme="int8")) == []
+
+
+@pytest.mark.parametrize("device, runner, needle", [
+    ("ios", None, "takes host, adb or adb:SERIAL"),
+    ("host:x", None, "takes host, adb or adb:SERIAL"),
+    ("adb", None, "needs a runner"),
+    ("host", "app", "tune_runner is for tune_latency adb"),
+    (None, "app", "tune_runner only applies"),
+])
+def test_bad_tuning_requests_are_named(device, runner, needle):
+    with pytest.raises(ValueError, match=needle):
+        QuantConfig(scheme="int8", tune_latency=device, tune_runner=runner)

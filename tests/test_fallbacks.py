@@ -93,6 +93,8 @@ def test_large_depthwise_conv_runs_as_depthwise_strips_on_xnnpack():
     kernels = [tuple(n.args[1].meta["val"].shape[-2:]) for n in program.graph.nodes
                if n.target == aten.conv2d.default]
     assert kernels == [(7, 3), (7, 3), (7, 1)] and any(a["lowering"] == "conv2d__xnnpack" for a in applied)
+    adds = [n for n in program.graph.nodes if n.target == aten.add.Tensor]
+    assert len(adds) == 2  # the strips' sums; the bias rides on the first strip's conv
 
 
 @pytest.mark.parametrize("shape,dims,keepdim", [((2, 16, 32), [1], False), ((2, 8, 6, 6), [2, 3], True),

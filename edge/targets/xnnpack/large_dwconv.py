@@ -40,10 +40,11 @@ def conv2d__xnnpack(x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilatio
         # the full padding on both sides, then the strip's columns of the output: no separate pad op
         # (XNNPACK rejects a constant pad on int8 tensors here)
         w = weight[:, :, :, c0:c0 + strip]
-        part = aten.convolution.default(x, w, None, [1, 1], [kh // 2, kw // 2], [1, 1], False, [0, 0], groups)
+        b = bias if out is None else None    # the first strip adds the bias: no separate add over the map
+        part = aten.convolution.default(x, w, b, [1, 1], [kh // 2, kw // 2], [1, 1], False, [0, 0], groups)
         part = part[..., c0:c0 + width]
         out = part if out is None else out + part
-    return out if bias is None else out + bias.reshape(1, -1, 1, 1)
+    return out
 
 
 def convolutions_as_conv2d(program):

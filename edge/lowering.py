@@ -89,11 +89,10 @@ def apply_lowerings(program: torch.export.ExportedProgram, backend: str,
         # in-place ops (x[:, :c] = ...) become functional ones (slice_scatter) that lowerings can match
         program = program.run_decompositions({})
     present = count_ops(program)
-    if not any(present.get(op) for op in table):
-        return program, []
     # the whole table, not only the ops present: an op's decomposition may emit another we lower
-    lowered = program.run_decompositions({op: low.fn for op, low in table.items()})
-    if enabled and backend in _FINISHERS:
+    lowered = (program.run_decompositions({op: low.fn for op, low in table.items()})
+               if any(present.get(op) for op in table) else program)
+    if enabled and backend in _FINISHERS:  # finishers leave a program they change unshared
         lowered = _FINISHERS[backend](lowered)
     applied = [{"op": str(op), "lowering": low.name, "backend": low.backend, "nodes": present[op], "why": low.why}
                for op, low in table.items() if present.get(op)]

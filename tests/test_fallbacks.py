@@ -205,10 +205,36 @@ def test_high_rank_permute_as_rank4_swaps_equals_permute(rank):
         assert torch.equal(permute_as_rank4_swaps(x, perm), x.permute(perm)), (shape, perm)
 
 
+@pytest.mark.parametrize("target", ["litert", "coreml"])
 @pytest.mark.parametrize("style", ["mha_vit", "sdpa_unfold", "manual_attention_unfold"])
-def test_foreign_attention_has_no_tensor_above_rank_4_on_litert(tmp_path, style):
+def test_foreign_attention_has_no_tensor_above_rank_4(tmp_path, style, target):
     from edge.export import export
-    result = export(FOREIGN_STYLES[style](), torch.randn(1, 3, 32, 32), target="litert", out_dir=tmp_path, name=style)
+    result = export(FOREIGN_STYLES[style](), torch.randn(1, 3, 32, 32), target=target, out_dir=tmp_path, name=style)
     assert result.manifest["coverage"]["max_tensor_rank"] <= 4
-    assert result.manifest["parity"]["status"] == "passed"
-    assert "permute__litert" in {f["lowering"] for f in result.manifest["fallbacks"]}
+    # Core ML cannot run here: its package is checked structurally (the rank above), not numerically
+    assert result.manifest["parity"]["status"] == ("passed" if target == "litert" else "not_run")
+    assert f"permute__{target}" in {f["lowering"] for f in result.manifest["fallbacks"]}
+
+
+@pytest.mark.parametrize("rank", [3, 5, 6])
+def test_transpose_lowering_for_rank4_targets_equals_transpose(rank):
+    x = torch.randn([2, 3, 4, 2, 3, 2][:rank])
+    for d0, d1 in ((0, -2), (1, rank - 1), (0, 1)):
+        got = lowered("coreml", aten.transpose.int)(x, d0, d1)
+        assert torch.equal(got, x.transpose(d0, d1)), (d0, d1)
+
+
+def test_shared_high_rank_view_collapses_into_rank_4_reshapes():
+    """A 5-D view read by several ops (qkv[0], qkv[1], qkv[2] of a fused projection) leaves no 5-D node."""
+    from torch import nn
+
+    class SharedView(nn.Module):
+        def forward(self, x):
+            qkv = x.reshape(2, 8, 3, 4, 4)
+            return qkv.reshape(16, 48) + qkv.reshape(2, 8, 48).reshape(16, 48) * qkv.flatten(0, 1).reshape(16, 48)
+
+    x = torch.randn(16, 48)
+    program, _ = apply_lowerings(export_program(SharedView().eval(), (x,)), "coreml")
+    ranks = [n.meta["val"].dim() for n in program.graph.nodes if hasattr(n.meta.get("val"), "dim")]
+    assert max(ranks) <= 4
+    torch.testing.assert_close(program.module()(x), SharedView()(x))

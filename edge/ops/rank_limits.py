@@ -59,6 +59,16 @@ def permute__rank4(x, dims):
     return permute_as_rank4_swaps(x, list(dims))
 
 
+# aten::transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)
+def transpose__rank4(x, dim0, dim1):
+    """nn.MultiheadAttention splits its packed q/k/v by transposing a 5-D view: rank-4 swaps."""
+    perm = list(range(x.dim()))
+    perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+    if x.dim() <= MAX_RANK:
+        return aten.permute_copy.default(x, perm)  # a lowering must not emit the op it replaces
+    return permute_as_rank4_swaps(x, perm)
+
+
 # aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]
 def unbind__rank4(x, dim=0):
     """Splitting a fused 5-D qkv tensor slices rank-5 tensors, above the rank-4 limit: go through a flat view."""
@@ -75,15 +85,59 @@ def select__rank4(x, dim, index):
     return unbind_flat(x, dim)[index % x.shape[dim]]
 
 
+_RESHAPES = {aten.view.default, aten._unsafe_view.default, aten.reshape.default, aten.clone.default,
+             aten.alias.default, aten.unsqueeze.default, aten.squeeze.dim, aten.squeeze.dims, aten.squeeze.default,
+             aten.flatten.using_ints}
+
+
+def _is_reshape(node) -> bool:
+    return node.op == "call_function" and node.target in _RESHAPES and hasattr(node.meta.get("val"), "dim")
+
+
+def collapse_high_rank_reshapes(program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+    """A chain of reshapes (views, clones, (un)squeezes) that passes through rank > 4 becomes one
+    reshape from its rank <= 4 source. Converters merge such a chain only when no step is shared:
+    a 5-D qkv view read by three matmul operands stays a 5-D tensor in a Core ML program. Works on a
+    new program when there is anything to do (the given one may be shared with other targets)."""
+    if not _chains_through_high_rank(program):
+        return program
+    program = program.run_decompositions({})
+    graph = program.graph
+    for node, source in _chains_through_high_rank(program):
+        with graph.inserting_before(node):
+            flat = graph.call_function(aten.reshape.default, (source, list(node.meta["val"].shape)))
+        flat.meta = dict(node.meta)
+        node.replace_all_uses_with(flat)
+    graph.eliminate_dead_code()
+    program.graph_module.recompile()
+    return program
+
+
+def _chains_through_high_rank(program) -> list[tuple]:
+    """(last reshape, rank <= 4 source) of every reshape chain that passes through rank > 4."""
+    chains = []
+    for node in program.graph.nodes:
+        if not _is_reshape(node) or node.meta["val"].dim() > MAX_RANK:
+            continue
+        source, high = node.args[0], False
+        while _is_reshape(source):
+            high |= source.meta["val"].dim() > MAX_RANK
+            source = source.args[0]
+        if high:
+            chains.append((node, source))
+    return chains
+
+
 def _register_for_rank4_targets() -> None:
-    from edge.lowering import lowering
+    from edge.lowering import finisher, lowering
     from edge.targets import TARGETS
     for backend in (t.name for t in TARGETS.values() if t.max_rank == MAX_RANK):
         for op, fn in ((aten.permute.default, permute__rank4), (aten.unbind.int, unbind__rank4),
-                       (aten.select.int, select__rank4)):
+                       (aten.select.int, select__rank4), (aten.transpose.int, transpose__rank4)):
             named = functools.wraps(fn)(lambda *a, _fn=fn, **k: _fn(*a, **k))
             named.__name__ = fn.__name__.replace("rank4", backend)
             lowering(op, backend)(named)
+        finisher(backend)(collapse_high_rank_reshapes)
 
 
 _register_for_rank4_targets()

@@ -45,11 +45,17 @@ def build_artifact(prepared: PreparedModel, target: str, folder: Path, tag: str,
         program, _ = apply_lowerings(prepared.program, target, enabled=fallbacks)
     config = quant_config or QuantConfig(scheme=quant)
     path = folder / f"{prepared.name}-{tag}-{target}-{config.scheme}{TARGETS[target].suffix}"
-    job = ExportJob(path.stem, prepared.model, program, prepared.example_inputs, config.scheme, path,
-                    quant_config=config, calibration=calibration)
-    with captured_output():
-        TARGETS[target].load_exporter()(job)
+    convert(prepared, program, target, path, config, calibration)
     return path
+
+
+def convert(prepared: PreparedModel, program, target: str, path: Path, config: QuantConfig, calibration=None,
+            options: dict | None = None):
+    """Run the target's exporter on an already lowered program; returns its ExportOutcome."""
+    job = ExportJob(path.stem, prepared.model, program, prepared.example_inputs, config.scheme, path,
+                    options=dict(options or {}), quant_config=config, calibration=calibration)
+    with captured_output():
+        return TARGETS[target].load_exporter()(job)
 
 
 def int8_plan(prepared: PreparedModel) -> list[tuple]:

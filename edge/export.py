@@ -185,17 +185,21 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
             qconfig, planned = plan_mixed_precision(program, target.name, qconfig, calibration.inputs, prepared.model,
                                                     prepared.verify_inputs, labelled,
                                                     lambda msg: say(target.name, msg))
+        converted = None
         if quant == "int8" and qconfig.tune_latency:
             from quant.latency import tune_latency
-            qconfig, tuned = tune_latency(prepared, program, target.name, qconfig, calibration.inputs,
-                                          say=lambda msg: say(target.name, msg))
+            workdir = out / f"{tmp.name}.tune"  # under the temporary's name: removed with it below
+            workdir.mkdir()
+            qconfig, tuned, converted = tune_latency(prepared, program, target.name, qconfig, calibration.inputs,
+                                                     workdir, say=lambda msg: say(target.name, msg), options=options)
             planned = {**planned, "latency": tuned}
-        say(target.name, "converting")
+        say(target.name, "converting" if converted is None else "reusing the timed conversion of the chosen plan")
         job = ExportJob(stem, prepared.model, program, prepared.example_inputs, quant, tmp, options=dict(options or {}),
                         quant_config=qconfig, calibration=calibration.inputs if calibration else None)
         try:
             with captured_output(quiet):
-                outcome: ExportOutcome = target.load_exporter()(job)
+                outcome: ExportOutcome = (target.load_exporter()(job) if converted is None
+                                          else _adopt(converted, tmp))
         except (EdgeError, KeyboardInterrupt):
             raise
         except Exception as e:  # converters raise anything; name the target and the converter's reason
@@ -333,6 +337,13 @@ def quant_record(qconfig: QuantConfig, calibration, outcome: ExportOutcome) -> d
     if ratio is not None:
         record["size_ratio_to_fp32"] = ratio
     return record
+
+
+def _adopt(converted: tuple, tmp: Path) -> ExportOutcome:
+    """A conversion made earlier with the same plan (by --tune-latency) becomes this export's temporary."""
+    path, outcome = converted
+    os.replace(path, tmp)
+    return outcome
 
 
 def _replace(src: Path, dst: Path) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import statistics
-import tempfile
 from pathlib import Path
 
 import torch
@@ -40,31 +39,39 @@ def candidates_for(target: str, program: torch.export.ExportedProgram, qconfig: 
 
 
 def tune_latency(prepared, program, target: str, qconfig: QuantConfig, calibration: list[torch.Tensor],
-                 threads: int | None = None, say=lambda msg: None) -> tuple[QuantConfig, dict]:
-    """Returns the config with the float-backs that measured faster, and the record for the manifest."""
-    from edge.bench import build_artifact
+                 workdir: Path, threads: int | None = None, say=lambda msg: None,
+                 options: dict | None = None) -> tuple[QuantConfig, dict, tuple | None]:
+    """Returns the config with the float-backs that measured faster, the record for the manifest, and
+    (path, ExportOutcome) of the trial already converted with that config (under workdir), if any."""
+    from edge.bench import convert
     device = qconfig.tune_latency or "host"
-    trials = []
-    with tempfile.TemporaryDirectory(prefix="edge-tune-") as tmp:
-        for op in candidates_for(target, program, qconfig):
-            trial = dataclasses.replace(qconfig, keep_float_ops=qconfig.keep_float_ops + (op,))
-            say(f"timing int8 against int8 with {op} in float on {device}")
-            paths = {name: build_artifact(prepared, target, Path(tmp), f"tune{len(trials)}{name}", quant="int8",
-                                          calibration=calibration, quant_config=config, program=program)
-                     for name, config in (("int8", qconfig), ("float", trial))}
-            med = time_artifacts(paths, device, qconfig.tune_runner, threads, prepared.verify_inputs[0].numpy())
-            kept = med["float"] < med["int8"] * (1 - MARGIN)
-            trials.append({"float": op, "int8_ms": med["int8"], "with_float_ms": med["float"], "kept": kept})
-            say(f"{op}: int8 {med['int8']} ms, with {op} in float {med['float']} ms -> "
-                + (f"{op} stays float" if kept else f"{op} stays int8"))
-            if kept:
-                qconfig = trial
+    trials, converted = [], {}
+    for op in candidates_for(target, program, qconfig):
+        trial = dataclasses.replace(qconfig, keep_float_ops=qconfig.keep_float_ops + (op,))
+        say(f"timing int8 against int8 with {op} in float on {device}")
+        paths = {}
+        for name, config in (("int8", qconfig), ("float", trial)):
+            if config not in converted:
+                path = workdir / f"trial{len(converted)}{_suffix(target)}"
+                converted[config] = (path, convert(prepared, program, target, path, config, calibration, options))
+            paths[name] = converted[config][0]
+        med = time_artifacts(paths, device, qconfig.tune_runner, threads, prepared.verify_inputs[0].numpy())
+        kept = med["float"] < med["int8"] * (1 - MARGIN)
+        trials.append({"float": op, "int8_ms": med["int8"], "with_float_ms": med["float"], "kept": kept})
+        say(f"int8 {med['int8']} ms, {op} in float {med['float']} ms: {op} stays {'float' if kept else 'int8'}")
+        if kept:
+            qconfig = trial
     how = (f"whole-model timing on this host, interleaved, median of {RUNS}" if device == "host" else
            f"whole-model timing on {device} ({'android_demo' if qconfig.tune_runner == 'app' else 'edge_bench'}), "
            f"{ROUNDS} alternating rounds of {RUNS} runs, median of their p50s")
     record = {"decided_by": f"--tune-latency {device}: {how}; float-back kept when over {MARGIN:.0%} faster",
               "device": device, "trials": trials, "keep_float_ops": [t["float"] for t in trials if t["kept"]]}
-    return qconfig, record
+    return qconfig, record, converted.get(qconfig)
+
+
+def _suffix(target: str) -> str:
+    from edge.targets import TARGETS
+    return TARGETS[target].suffix
 
 
 def time_artifacts(paths: dict, device: str, runner: str | None, threads: int | None, feed) -> dict:

@@ -37,9 +37,13 @@ def _check_trial(plan: dict) -> None:
 
 
 def test_both_plans_are_timed_on_the_host_and_the_rule_is_applied(tmp_path):
-    plan = _export(tmp_path).manifest["quant"]["plan"]
+    result = _export(tmp_path)
+    plan = result.manifest["quant"]["plan"]
     _check_trial(plan)
     assert plan["latency"]["device"] == "host"
+    # the chosen trial became the artifact (verified like any other); no trial is left behind
+    assert result.manifest["parity"]["status"] == "passed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([result.path.name, result.manifest_path.name])
 
 
 def test_both_plans_are_timed_on_a_phone_over_adb_in_alternating_rounds(tmp_path, monkeypatch):
@@ -62,16 +66,18 @@ def test_float_back_is_kept_only_when_faster_by_the_margin(tmp_path, monkeypatch
     import runtimes
     from edge.prepare import export_program
     from quant.latency import tune_latency
-    monkeypatch.setattr(edge.bench, "build_artifact", lambda *a, **k: tmp_path / "stub.pte")
+    monkeypatch.setattr(edge.bench, "convert", lambda *a, **k: f"outcome of {a[4].keep_float_ops}")
     monkeypatch.setattr(runtimes, "open_session", lambda path, threads: SimpleNamespace(run=lambda feed: None))
     monkeypatch.setattr(edge.bench, "measure", lambda candidates, runs, warmup: {"int8": [10.0], "float": [float_ms]})
     x = torch.randn(1, 3, 16, 16)
     prepared = SimpleNamespace(verify_inputs=[x])
-    config, record = tune_latency(prepared, export_program(DepthwiseNet().eval(), (x,)), "xnnpack",
-                                  QuantConfig(scheme="int8", keep_float_ops=("softmax",)), [x])
+    config, record, converted = tune_latency(prepared, export_program(DepthwiseNet().eval(), (x,)), "xnnpack",
+                                             QuantConfig(scheme="int8", keep_float_ops=("softmax",)), [x], tmp_path)
     assert record["trials"][0]["kept"] is kept
     assert config.keep_float_ops == (("softmax", "depthwise") if kept else ("softmax",))
     assert record["keep_float_ops"] == (["depthwise"] if kept else [])
+    # the conversion already made with the chosen plan is handed back for the export to keep
+    assert converted == (tmp_path / f"trial{int(kept)}.pte", f"outcome of {config.keep_float_ops}")
 
 
 def test_nothing_is_tried_when_the_op_type_is_absent_or_already_float():

@@ -100,3 +100,15 @@ def test_nothing_is_tried_when_the_op_type_is_absent_or_already_float():
 def test_bad_tuning_requests_are_named(device, runner, needle):
     with pytest.raises(ValueError, match=needle):
         QuantConfig(scheme="int8", tune_latency=device, tune_runner=runner)
+
+
+def test_a_failed_phone_run_is_one_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
+    from edge.errors import EdgeError
+    from tests.profiling_support import native_runner, use_fake_adb
+    use_fake_adb(tmp_path, monkeypatch, ["emulator-5554"])
+    monkeypatch.setenv("FAKE_ADB_FAIL", "push")  # the phone's storage is full
+    out = tmp_path / "out"
+    with pytest.raises(EdgeError, match="^--tune-latency adb: ") as error:
+        _export(out, "adb", str(native_runner()))
+    assert len(str(error.value).splitlines()) == 1
+    assert list(out.iterdir()) == []

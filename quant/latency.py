@@ -29,7 +29,8 @@ from quant.pt2e import op_types_of
 CANDIDATES = {"xnnpack": ("depthwise",), "onnx": ("depthwise",), "litert": ("depthwise",)}
 MARGIN = 0.03   # a float-back must save more than 3% of the model's latency to be kept
 RUNS = 40
-ROUNDS = 2      # on a phone: int8, float, int8, float (each a runner launch)
+ROUNDS = 2        # on a phone: int8, float, int8, float (each a runner launch)
+HOST_ROUNDS = 5   # on the host: interleaved rounds of RUNS / 5 runs each
 
 
 def candidates_for(target: str, program: torch.export.ExportedProgram, qconfig: QuantConfig) -> list[str]:
@@ -55,16 +56,21 @@ def tune_latency(prepared, program, target: str, qconfig: QuantConfig, calibrati
                 path = workdir / f"trial{len(converted)}{_suffix(target)}"
                 converted[config] = (path, convert(prepared, program, target, path, config, calibration, options))
             paths[name] = converted[config][0]
-        med = time_artifacts(paths, device, qconfig.tune_runner, threads, prepared.verify_inputs[0].numpy())
-        kept = med["float"] < med["int8"] * (1 - MARGIN)
-        trials.append({"float": op, "int8_ms": med["int8"], "with_float_ms": med["float"], "kept": kept})
+        rounds = time_artifacts(paths, device, qconfig.tune_runner, threads, prepared.verify_inputs[0].numpy())
+        med = {name: round(statistics.median(r), 3) for name, r in rounds.items()}
+        won = sum(f < i for f, i in zip(rounds["float"], rounds["int8"]))
+        # faster by the margin overall and in every round: noise must not flip a decision
+        kept = med["float"] < med["int8"] * (1 - MARGIN) and won == len(rounds["int8"])
+        trials.append({"float": op, "int8_ms": med["int8"], "with_float_ms": med["float"],
+                       "float_faster_in_rounds": f"{won}/{len(rounds['int8'])}", "kept": kept})
         say(f"int8 {med['int8']} ms, {op} in float {med['float']} ms: {op} stays {'float' if kept else 'int8'}")
         if kept:
             qconfig = trial
-    how = (f"whole-model timing on this host, interleaved, median of {RUNS}" if device == "host" else
+    how = (f"whole-model timing on this host, {HOST_ROUNDS} interleaved rounds, {RUNS} runs" if device == "host" else
            f"whole-model timing on {device} ({'android_demo' if qconfig.tune_runner == 'app' else 'edge_bench'}), "
            f"{ROUNDS} alternating rounds of {RUNS} runs, median of their p50s")
-    record = {"decided_by": f"--tune-latency {device}: {how}; float-back kept when over {MARGIN:.0%} faster",
+    record = {"decided_by": f"--tune-latency {device}: {how}; float-back kept when over {MARGIN:.0%} faster "
+                            "(median of the round medians) and faster in every round",
               "device": device, "trials": trials, "keep_float_ops": [t["float"] for t in trials if t["kept"]]}
     return qconfig, record, converted.get(qconfig)
 
@@ -75,7 +81,7 @@ def _suffix(target: str) -> str:
 
 
 def time_artifacts(paths: dict, device: str, runner: str | None, threads: int | None, feed) -> dict:
-    """name -> median latency in ms of each artifact on the device."""
+    """name -> the artifact's median latency in ms in each round, on the device."""
     from edge.errors import EdgeError
     from edge.quiet import captured_output
     from runtimes import ArtifactError, ProfileError, RuntimeUnavailable
@@ -85,14 +91,22 @@ def time_artifacts(paths: dict, device: str, runner: str | None, threads: int | 
                                                                                                 threads)
     except (ArtifactError, ProfileError, RuntimeUnavailable) as e:
         raise EdgeError(f"--tune-latency {device}: {e}") from None
-    return {name: round(statistics.median(t), 3) for name, t in times.items()}
+    return times
+
+
+def _per_round(samples: list[float], rounds: int) -> list[float]:
+    """Median of each round's samples (edge.bench.measure appends them round after round)."""
+    size = max(1, len(samples) // rounds)
+    return [statistics.median(samples[i:i + size]) for i in range(0, size * (len(samples) // size), size)]
 
 
 def _time_on_host(paths: dict, threads: int | None, feed) -> dict:
     from edge.bench import measure
     from runtimes import open_session
     sessions = {name: open_session(path, threads or os.cpu_count()) for name, path in paths.items()}
-    return measure({name: (lambda s: lambda: s.run([feed]))(s) for name, s in sessions.items()}, runs=RUNS, warmup=5)
+    times = measure({name: (lambda s: lambda: s.run([feed]))(s) for name, s in sessions.items()}, runs=RUNS, warmup=5,
+                    rounds=HOST_ROUNDS)
+    return {name: _per_round(t, HOST_ROUNDS) for name, t in times.items()}
 
 
 def _time_on_adb(paths: dict, device: str, runner: str, threads: int | None) -> dict:

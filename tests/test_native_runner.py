@@ -1,14 +1,13 @@
 """The native runner (runtimes/native): builds here, prints a valid record, agrees with the Python adapter."""
 import json
-import statistics
 import subprocess
+import sys
 
 import pytest
 
 from runtimes.opprofile import summarize_etdump
-from runtimes.profile import profile_host
 from runtimes.record import parse_record
-from tests.profiling_support import native_runner, small_artifact
+from tests.profiling_support import REPO, native_runner, small_artifact
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +52,25 @@ def test_etdump_is_read_by_the_inspector(runner, pte, tmp_path):
     assert any(op["kind"] == "delegated" for op in ops["top"])
 
 
+PYTHON_P50 = ("import sys; from runtimes.profile import profile_host; "
+              "print(profile_host(sys.argv[1], runs=30, warmup=5, threads=2, op_profile=False)['latency_ms']['p50'])")
+
+
 def test_median_agrees_with_the_python_adapter(runner, pte):
-    """Interleaved so machine noise hits both; looser than the 15% full-size acceptance because at 64 px the
-    Python call overhead (~0.1 ms) is a visible share of a ~1 ms inference."""
+    """Interleaved, each measurement in a fresh process, best of three per side: this VM sometimes runs
+    a whole process 1.5-2x slower (the test process too: once the Python side read 0.95 ms against the
+    runner's 0.53 ms). Looser than the 15% full-size acceptance because at 64 px the Python call
+    overhead (~0.1 ms) is a visible share of a ~1 ms inference."""
     native, python = [], []
     for _ in range(3):
         result = bench(runner, "--model", pte, "--runs", 30, "--warmup", 5, "--threads", 2)
         native.append(json.loads(result.stdout)["latency_ms"]["p50"])
-        python.append(profile_host(pte, runs=30, warmup=5, threads=2, op_profile=False)["latency_ms"]["p50"])
-    n, p = statistics.median(native), statistics.median(python)
-    assert abs(n - p) / p < 0.35, f"native p50 {n:.3f} ms vs Python {p:.3f} ms"
+        result = subprocess.run([sys.executable, "-c", PYTHON_P50, str(pte)], capture_output=True, text=True,
+                                timeout=300, cwd=REPO)
+        assert result.returncode == 0, result.stderr[-2000:]
+        python.append(float(result.stdout.strip().splitlines()[-1]))
+    n, p = min(native), min(python)
+    assert abs(n - p) / p < 0.35, f"native p50 {n:.3f} ms vs Python {p:.3f} ms (all: {native} / {python})"
 
 
 def _write(dst, data):

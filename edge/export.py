@@ -194,12 +194,12 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
                                                      workdir, say=lambda msg: say(target.name, msg), options=options)
             planned = {**planned, "latency": tuned}
         say(target.name, "converting" if converted is None else "reusing the timed conversion of the chosen plan")
-        job = ExportJob(stem, prepared.model, program, prepared.example_inputs, quant, tmp, options=dict(options or {}),
-                        quant_config=qconfig, calibration=calibration.inputs if calibration else None)
         try:
             with captured_output(quiet):
-                outcome: ExportOutcome = (target.load_exporter()(job) if converted is None
-                                          else _adopt(converted, tmp))
+                outcome: ExportOutcome = (_adopt(converted, tmp) if converted is not None else target.load_exporter()(
+                    ExportJob(stem, prepared.model, program, prepared.example_inputs, quant, tmp,
+                              options=dict(options or {}), quant_config=qconfig,
+                              calibration=calibration.inputs if calibration else None)))
         except (EdgeError, KeyboardInterrupt):
             raise
         except Exception as e:  # converters raise anything; name the target and the converter's reason

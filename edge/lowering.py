@@ -92,7 +92,8 @@ def apply_lowerings(program: torch.export.ExportedProgram, backend: str,
     # the whole table, not only the ops present: an op's decomposition may emit another we lower
     lowered = (program.run_decompositions({op: low.fn for op, low in table.items()})
                if any(present.get(op) for op in table) else program)
-    if enabled and backend in _FINISHERS:  # finishers leave a program they change unshared
+    if enabled and backend in _FINISHERS:  # also on an unlowered (shared) program: finishers copy before
+        # changing it, except xnnpack's renaming of aten.convolution to the same conv2d
         lowered = _FINISHERS[backend](lowered)
     applied = [{"op": str(op), "lowering": low.name, "backend": low.backend, "nodes": present[op], "why": low.why}
                for op, low in table.items() if present.get(op)]

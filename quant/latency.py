@@ -45,6 +45,7 @@ def tune_latency(prepared, program, target: str, qconfig: QuantConfig, calibrati
     """Returns the config with the float-backs that measured faster, the record for the manifest, and
     (path, ExportOutcome) of the trial already converted with that config (under workdir), if any."""
     from edge.bench import convert
+    from edge.targets import TARGETS
     device = qconfig.tune_latency or "host"
     trials, converted = [], {}
     for op in candidates_for(target, program, qconfig):
@@ -53,7 +54,7 @@ def tune_latency(prepared, program, target: str, qconfig: QuantConfig, calibrati
         paths = {}
         for name, config in (("int8", qconfig), ("float", trial)):
             if config not in converted:
-                path = workdir / f"trial{len(converted)}{_suffix(target)}"
+                path = workdir / f"trial{len(converted)}{TARGETS[target].suffix}"
                 converted[config] = (path, convert(prepared, program, target, path, config, calibration, options))
             paths[name] = converted[config][0]
         rounds = time_artifacts(paths, device, qconfig.tune_runner, threads, prepared.verify_inputs[0].numpy())
@@ -73,11 +74,6 @@ def tune_latency(prepared, program, target: str, qconfig: QuantConfig, calibrati
                             "(median of the round medians) and faster in every round",
               "device": device, "trials": trials, "keep_float_ops": [t["float"] for t in trials if t["kept"]]}
     return qconfig, record, converted.get(qconfig)
-
-
-def _suffix(target: str) -> str:
-    from edge.targets import TARGETS
-    return TARGETS[target].suffix
 
 
 def time_artifacts(paths: dict, device: str, runner: str | None, threads: int | None, feed) -> dict:

@@ -43,7 +43,7 @@ def build_artifact(prepared: PreparedModel, target: str, folder: Path, tag: str,
     `program`: an already lowered program to convert instead of lowering prepared.program here."""
     if program is None:
         program, _ = apply_lowerings(prepared.program, target, enabled=fallbacks)
-    config = quant_config or QuantConfig(scheme=quant)
+    config = quant_config or QuantConfig(scheme=quant, deploy_cpu="host")  # timed here: made for this CPU
     path = folder / f"{prepared.name}-{tag}-{target}-{config.scheme}{TARGETS[target].suffix}"
     convert(prepared, program, target, path, config, calibration)
     return path

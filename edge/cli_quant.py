@@ -5,6 +5,7 @@ import argparse
 
 from edge.errors import EdgeError
 from quant.config import OP_TYPES, SCHEMES, QuantConfig
+from quant.deploy_cpu import DEPLOY_CPUS
 
 
 def add_quant_options(p: argparse.ArgumentParser) -> None:
@@ -27,6 +28,9 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
                    "or `app` for the installed android_demo (which also runs .tflite and .onnx)")
     p.add_argument("--eval-data", metavar="DIR", help="labelled image folder (one sub-folder per class): top-1 of "
                    "artifact and eager fp32 go into the manifest")
+    p.add_argument("--deploy-cpu", choices=DEPLOY_CPUS, help="int8: the CPU the model will run on, which picks "
+                   "the int8 format where kernels differ (ONNX: x86 without VNNI saturates on 8-bit weights, so "
+                   "x86-avx2 gets 7-bit ones); default arm64 (phones); host = this machine's CPU")
     p.add_argument("--int8-io", action="store_true", help="litert int8: int8 input and output tensors (default float)")
 
 
@@ -53,6 +57,8 @@ def quant_config_from(args, scheme: str | None = None, section=None) -> QuantCon
         values["tune_latency"] = args.tune_latency
     if getattr(args, "tune_runner", None):
         values["tune_runner"] = args.tune_runner
+    if getattr(args, "deploy_cpu", None):
+        values["deploy_cpu"] = args.deploy_cpu
     if getattr(args, "int8_io", False):
         values["io"] = "int8"
     values.setdefault("scheme", "fp32")

@@ -243,14 +243,20 @@ def verify_artifact(prepared: PreparedModel, target: Target, quant: str, path: P
         if outcome.validation:
             parity["validation"] = outcome.validation
         return parity
-    parity = _run_and_compare(prepared, path, quant)
+    parity = _run_and_compare(prepared, path, quant, outcome.verify_config)
+    if outcome.verify_config.get("kernels"):
+        parity["kernels"] = outcome.verify_config["kernels"]
     companions = {s.lstrip("."): _run_and_compare(prepared, p, quant)
                   for s, p in outcome.extra_files.items() if s in (".ort",)}
+    for suffix, reason in outcome.unjudged.items():
+        if suffix.lstrip(".") in companions:
+            host = companions[suffix.lstrip(".")]
+            companions[suffix.lstrip(".")] = {"status": "not_run", "reason": reason, "host_kernels_cosine": host["cosine"]}
     if companions:
         parity["extra_files"] = companions
-    bad = [n for n, p in [("artifact", parity)] + list(companions.items()) if p["status"] != "passed"]
-    if bad:
-        worst = min([parity] + list(companions.values()), key=lambda p: p["cosine"])
+    judged = [parity] + [p for p in companions.values() if p["status"] != "not_run"]
+    if any(p["status"] != "passed" for p in judged):
+        worst = min(judged, key=lambda p: p["cosine"])
         raise ExportError(f"{target.name} {quant} artifact of {prepared.name} failed verification: cosine "
                           f"{worst['cosine']:.6f} to eager is below {COSINE_BOUNDS[quant]} "
                           f"(max abs error {worst['max_abs_error']:.3g}); no artifact was written."
@@ -281,10 +287,10 @@ def measure_accuracy(prepared: PreparedModel, target: Target, path: Path, labell
     return record
 
 
-def _run_and_compare(prepared: PreparedModel, path: Path, quant: str) -> dict:
+def _run_and_compare(prepared: PreparedModel, path: Path, quant: str, verify_config: dict | None = None) -> dict:
     from runtimes import open_session
     try:
-        session = open_session(path)
+        session = open_session(path, config=(verify_config or {}).get("session_config"))
         outputs = [session.run([x.numpy()])[0] for x in prepared.verify_inputs]
     except (RuntimeError, ValueError) as e:  # the runtime refused what the converter produced
         raise ExportError(f"the {path.suffix} artifact of {prepared.name} was written but its runtime cannot run it "
@@ -330,6 +336,8 @@ def quant_record(qconfig: QuantConfig, calibration, outcome: ExportOutcome) -> d
     record = {"io": qconfig.io}
     if calibration is not None:
         record["calibration"] = calibration.describe()
+    if outcome.deployment:
+        record["deployment"] = outcome.deployment
     plan = dict(outcome.quant_plan)
     ratio = plan.pop("size_ratio_to_fp32", None)  # a compressed artifact's size relative to fp32 (Core ML)
     if plan:

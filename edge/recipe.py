@@ -44,12 +44,13 @@ class QuantSection:
     io: str = "float"                    # litert: int8 for full-integer I/O
     tune_latency: str | None = None      # host | adb[:SERIAL]: keep float the op types timed faster in float there
     tune_runner: str | None = None       # adb: the phone's edge_bench (relative to the recipe) or app
+    deploy_cpu: str = "arm64"            # arm64 | x86-vnni | x86-avx2 | host: picks the int8 format (ONNX)
 
     def to_kwargs(self) -> dict:
         return {"calib": self.calib, "calib_samples": self.calib_samples, "keep_float_ops": tuple(self.keep_float_ops),
                 "keep_float_modules": tuple(self.keep_float_modules), "max_drop": self.max_drop,
                 "eval_data": self.eval_data, "io": self.io, "tune_latency": self.tune_latency,
-                "tune_runner": self.tune_runner}
+                "tune_runner": self.tune_runner, "deploy_cpu": self.deploy_cpu}
 
 
 @dataclass(frozen=True)

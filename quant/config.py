@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from quant.deploy_cpu import DEPLOY_CPUS
+
 # Precisions an export can ask for. int8 is static W8A8 with per-channel weights on every backend;
 # w8 is weight-only int8 and pal4/pal6 are 4/6-bit weight palettization (Core ML).
 SCHEMES = ("fp32", "fp16", "int8", "w8", "pal4", "pal6")
@@ -44,6 +46,7 @@ class QuantConfig:
     auto_mixed: bool = True             # let the sensitivity analysis put parts back to float
     tune_latency: str | None = None     # time op types float vs int8 on "host" or "adb[:SERIAL]" (quant/latency.py)
     tune_runner: str | None = None      # adb: edge_bench built for the phone, or "app" (android_demo)
+    deploy_cpu: str = "arm64"           # the CPU the int8 kernels will run on (quant/deploy_cpu.py)
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
@@ -63,6 +66,8 @@ class QuantConfig:
             check_tune_device(self.tune_latency, self.tune_runner)
         elif self.tune_runner is not None:
             raise ValueError("tune_runner only applies with tune_latency adb[:SERIAL].")
+        if self.deploy_cpu not in DEPLOY_CPUS:
+            raise ValueError(f"deploy_cpu must be one of {', '.join(DEPLOY_CPUS)}. Got {self.deploy_cpu!r}.")
         if self.io == "int8" and self.scheme != "int8":
             raise ValueError(f"int8 input/output needs the int8 scheme. Got scheme {self.scheme!r}.")
 
@@ -77,7 +82,7 @@ class QuantConfig:
     def to_dict(self) -> dict:
         return {"scheme": self.scheme, "io": self.io, "keep_float_ops": list(self.keep_float_ops),
                 "keep_float_modules": list(self.keep_float_modules), "max_drop": self.max_drop,
-                "tune_latency": self.tune_latency, "tune_runner": self.tune_runner}
+                "tune_latency": self.tune_latency, "tune_runner": self.tune_runner, "deploy_cpu": self.deploy_cpu}
 
 
 def check_tune_device(device: str, runner: str | None) -> None:

@@ -198,19 +198,24 @@ class CalibrationReader:
         return next(self._feeds, None)
 
 
-def quantize_qdq(model, out_path: Path, calibration, placement: Placement, input_name: str = "input") -> dict:
-    """Write the QDQ int8 model (U8 asymmetric activations, S8 symmetric per-channel weights) with the
-    activation ranges -- min/max or the 99.99th percentile of |x| -- whose int8 model is closer to the
-    fp32 one on the calibration inputs (mean SQNR of the outputs). Returns that choice and both scores."""
+def quantize_qdq(model, out_path: Path, calibration, placement: Placement, input_name: str = "input",
+                 weight_bits: int = 8, session_config: dict | None = None) -> dict:
+    """Write the QDQ int8 model (U8 asymmetric activations, S8 symmetric per-channel weights of
+    `weight_bits`, 8 or 7: quant/deploy_cpu.py) with the activation ranges -- min/max or the 99.99th
+    percentile of |x| -- whose int8 model is closer to the fp32 one on the calibration inputs (mean
+    SQNR of the outputs, run with `session_config` as verification will). Returns that choice and both scores."""
     import onnxruntime as ort
     from edge.verify import compare
     feeds = [{input_name: np.ascontiguousarray(x.numpy(), dtype=np.float32)} for x in calibration]
     reference, ranges = activation_ranges(model, feeds, _calibrated_tensors(model, placement))
+    options = ort.SessionOptions()
+    for key, value in (session_config or {}).items():
+        options.add_session_config_entry(key, value)
     scores = {}
     for method, overrides in ranges.items():
         path = out_path.with_name(f"{out_path.name}.{method}.onnx")
-        _quantize_static(model, path, feeds, placement, overrides)
-        int8 = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        _quantize_static(model, path, feeds, placement, overrides, reduce_range=weight_bits == 7)
+        int8 = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         scores[method] = float(np.mean([compare(r, int8.run(None, f)[0])["sqnr_db"] for r, f in zip(reference, feeds)]))
     best = max(scores, key=scores.get)
     for method in scores:
@@ -264,12 +269,13 @@ def _calibrated_tensors(model, placement: Placement) -> list[str]:
     return sorted(t for t in tensors if t and t not in constants and is_float.get(t, False))
 
 
-def _quantize_static(model, path: Path, feeds: list[dict], placement: Placement, overrides: dict) -> None:
+def _quantize_static(model, path: Path, feeds: list[dict], placement: Placement, overrides: dict,
+                     reduce_range: bool) -> None:
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     model = onnx.ModelProto.FromString(model.SerializeToString())  # quantize_static moves the weights out of it
     quantize_static(model, str(path), CalibrationReader(feeds), quant_format=QuantFormat.QDQ,
-                    per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    per_channel=True, reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                     calibrate_method=CalibrationMethod.MinMax, nodes_to_quantize=placement.int8_nodes,
                     op_types_to_quantize=sorted(INT8_ONNX),
                     extra_options={"ActivationSymmetric": False, "WeightSymmetric": True,

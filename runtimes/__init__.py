@@ -8,10 +8,13 @@ from runtimes.base import ProfileError, RuntimeUnavailable, Session, SessionInfo
 from runtimes.formats import ArtifactError, check_complete, detect_format
 
 
-def open_session(path: str | Path, threads: int | None = None) -> Session:
-    """Check the file's header, then load it in the runtime its format needs."""
+def open_session(path: str | Path, threads: int | None = None, config: dict | None = None) -> Session:
+    """Check the file's header, then load it in the runtime its format needs. `config`: runtime
+    session settings (onnxruntime's session config entries); other runtimes take none."""
     fmt = detect_format(path)
     check_complete(path, fmt)
+    if config and fmt not in ("onnx", "ort"):
+        raise ValueError(f"session config is for onnxruntime; a .{fmt} takes none. Got {config!r}.")
     if fmt == "pte":
         from runtimes.executorch_rt import ExecuTorchSession
         return ExecuTorchSession(path, threads)
@@ -20,7 +23,7 @@ def open_session(path: str | Path, threads: int | None = None) -> Session:
         return LiteRTSession(path, threads)
     if fmt in ("onnx", "ort"):
         from runtimes.onnxruntime_rt import OnnxRuntimeSession
-        return OnnxRuntimeSession(path, threads)
+        return OnnxRuntimeSession(path, threads, config=config)
     if platform.system() != "Darwin":
         raise RuntimeUnavailable("Core ML models run only on macOS/iOS; on this machine a .mlpackage can be "
                                  "validated but not run.")

@@ -14,9 +14,12 @@ _ORT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(
 
 
 class OnnxRuntimeSession:
-    def __init__(self, path: str | Path, threads: int | None = None, profile_prefix: str | None = None):
+    def __init__(self, path: str | Path, threads: int | None = None, profile_prefix: str | None = None,
+                 config: dict | None = None):
         import onnxruntime as ort
         opts = ort.SessionOptions()
+        for key, value in (config or {}).items():  # e.g. session.disable_quant_qdq for reference int8 numerics
+            opts.add_session_config_entry(key, value)
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1

@@ -2,6 +2,7 @@
 on a model whose output depends on its input."""
 import onnx
 import pytest
+from onnx import numpy_helper
 import torch
 
 from edge.export import export
@@ -12,8 +13,10 @@ from edge.targets.onnx.exporter import export_onnx, to_onnx
 from edge.verify import compare
 from quant.calibration import load_calibration
 from quant.config import QuantConfig
+from quant.deploy_cpu import onnx_int8_format
 from quant.onnx import plan_placement
 from runtimes import open_session
+from runtimes.cpu import cpu_class
 from tests.quant_support import held_out_photos, input_dependent
 
 SIZE = 64
@@ -24,7 +27,8 @@ KEPT_MODULE = "stages.4"  # MobileViT-XXS's last stage (a MobileViT block with a
 def int8(tmp_path_factory):
     out = tmp_path_factory.mktemp("onnx-int8")
     torch.manual_seed(0)
-    config = QuantConfig("int8", calib_samples=8, keep_float_modules=(KEPT_MODULE,))
+    # deployed on this host's CPU class: the fused kernels verify both the .onnx and the .ort here
+    config = QuantConfig("int8", calib_samples=8, keep_float_modules=(KEPT_MODULE,), deploy_cpu="host")
     r = export("mobilevit_xxs", target="onnx", quant=config, input_size=SIZE, num_classes=10, out_dir=out)
     return r, onnx.load(str(r.path))
 
@@ -102,17 +106,58 @@ def test_keep_float_overrides_map_to_onnx_nodes():
     assert gelu and not {n.name for n in gelu} & set(default.int8_nodes)  # GELU's Div/Erf/Add/Mul stay float
 
 
-def test_int8_tracks_an_input_dependent_output(tmp_path):
-    """On photo crops it was not calibrated on; the exporter is called directly because the pipeline's
-    verification set also holds a noise image, which is outside these calibration ranges."""
+@pytest.mark.parametrize("deploy_cpu", ["arm64", "x86-vnni", "x86-avx2", "host"])
+def test_int8_tracks_an_input_dependent_output(tmp_path, deploy_cpu):
+    """On photo crops it was not calibrated on, run the way verification runs it on this CPU (fused
+    kernels where they are exact for the format, else ORT's QDQ reference). The exporter is called
+    directly because the pipeline's verification set also holds a noise image, outside these ranges."""
     model = input_dependent("fasternet_t0", SIZE)
     photos, refs = held_out_photos(model)
     p = prepare(model, name="fasternet_t0")
     program, _ = apply_lowerings(p.program, "onnx")
     calibration = load_calibration(None, p.config, 3, 8).inputs
     path = tmp_path / "fasternet_t0-int8.onnx"
-    export_onnx(ExportJob(path.stem, p.model, program, p.example_inputs, "int8", path,
-                          quant_config=QuantConfig("int8"), calibration=calibration))
-    session = open_session(path)
+    outcome = export_onnx(ExportJob(path.stem, p.model, program, p.example_inputs, "int8", path,
+                                    quant_config=QuantConfig("int8", deploy_cpu=deploy_cpu), calibration=calibration))
+    fmt = onnx_int8_format(deploy_cpu)
+    assert outcome.deployment["weight_bits"] == fmt.weight_bits
+    assert outcome.verify_config["exact_on_host"] == fmt.exact_on(cpu_class())
+    session = open_session(path, config=outcome.verify_config["session_config"])
     for x, ref in zip(photos, refs):
         assert compare(ref.numpy(), session.run([x.numpy()])[0])["cosine"] >= 0.99
+
+
+def test_int8_weights_fit_the_deployment_cpu(tmp_path):
+    """x86-avx2 gets 7-bit weights (|w| <= 64, no int16 saturation), phones full 8-bit ones."""
+    torch.manual_seed(0)
+    p = prepare("fasternet_t0", input_size=SIZE, num_classes=10)
+    program, _ = apply_lowerings(p.program, "onnx")
+    calibration = load_calibration(None, p.config, 3, 4).inputs
+    peak = {}
+    for cpu in ("arm64", "x86-avx2"):
+        path = tmp_path / f"{cpu}.onnx"
+        export_onnx(ExportJob(path.stem, p.model, program, p.example_inputs, "int8", path,
+                              quant_config=QuantConfig("int8", deploy_cpu=cpu), calibration=calibration))
+        weights = [numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer
+                   if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 4]
+        peak[cpu] = max(int(abs(w.astype(int)).max()) for w in weights)
+    assert peak["arm64"] == 127 and peak["x86-avx2"] <= 64
+
+
+def test_the_manifest_says_which_cpu_the_int8_is_for_and_how_it_was_verified(tmp_path):
+    """The default deployment CPU is a phone; on a host whose kernels saturate, the .onnx is judged by
+    the QDQ reference and the .ort (fused at conversion) is run but not judged."""
+    torch.manual_seed(0)
+    r = export("fasternet_t0", target="onnx", quant=QuantConfig("int8", calib_samples=4), input_size=SIZE,
+               num_classes=10, out_dir=tmp_path)
+    deployment = r.manifest["quant"]["deployment"]
+    assert deployment["cpu"] == "arm64" and deployment["weight_bits"] == 8
+    assert deployment["ort_target_platform"] == "arm"
+    assert deployment["verified_on"]["class"] == cpu_class()
+    ort_parity = r.manifest["parity"]["extra_files"]["ort"]
+    if cpu_class() in ("arm64", "x86-vnni"):
+        assert ort_parity["status"] == "passed" and "fused" in r.manifest["parity"]["kernels"]
+    else:
+        assert ort_parity["status"] == "not_run" and "host_kernels_cosine" in ort_parity
+        assert "reference" in r.manifest["parity"]["kernels"]
+    assert r.manifest["parity"]["status"] == "passed"

@@ -79,3 +79,8 @@ class ExportOutcome:
     validation: dict = field(default_factory=dict)     # checks done without a runtime (Core ML)
     notes: list = field(default_factory=list)
     quant_plan: dict = field(default_factory=dict)     # what was quantized, what stayed float and why
+    # how this host must run the artifact to judge it: runtime config for the main file, and companion
+    # suffixes whose numerics here are not the deployment CPU's (run and recorded, not judged) with why
+    verify_config: dict = field(default_factory=dict)
+    unjudged: dict = field(default_factory=dict)
+    deployment: dict = field(default_factory=dict)     # the deployment CPU and the int8 format chosen for it

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
+from edge import limits
 from edge.cli_quant import add_quant_options, quant_config_from
 from edge.errors import EdgeError
 from edge.models.registry import suggest
@@ -168,7 +170,7 @@ def _stderr_console():
 def cmd_inspect(args) -> int:
     from edge.inspect import inspect_artifact, inspect_model, is_artifact
     if is_artifact(args.model):
-        reports = inspect_artifact(args.model)
+        reports = inspect_artifact(args.model, args.allow_modified)
     else:
         reports = inspect_model(args.model, args.targets or "xnnpack", num_classes=args.num_classes,
                                 input_size=args.input_size, weights=args.weights)
@@ -236,8 +238,8 @@ def _left_out(cov: dict) -> list[str]:
 def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="zoo name (see 'edge list') or a factory 'pkg.module:function'")
     p.add_argument("--weights", help="safetensors or state_dict file (read without unpickling objects)")
-    p.add_argument("--num-classes", type=int, help="classifier width (default: 1000 for zoo models)")
-    p.add_argument("--input-size", type=int, help="square input size in pixels (default: the model's own)")
+    p.add_argument("--num-classes", type=limits.NUM_CLASSES.parse, help="classifier width (default: 1000 for zoo models)")
+    p.add_argument("--input-size", type=limits.INPUT_SIZE.parse, help="square input size in pixels (default: the model's own)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="edge", description="Take hybrid vision models onto phones: export to "
                      "ExecuTorch/XNNPACK, LiteRT, Core ML and ONNX; verify each artifact; profile it.")
     parser.add_argument("--version", action="version", version=f"edge {_version()}")
+    parser.add_argument("--debug", action="store_true", help="on an error, also print the Python traceback")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("list", help="zoo models (params, GMACs, input size) and targets available here",
@@ -285,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "ARTIFACT: print what its manifest recorded.")
     add_model_options(p)
     p.add_argument("--target", dest="targets", metavar="T[,T...]", help="targets or preset (default: xnnpack)")
+    p.add_argument("--allow-modified", action="store_true", help="ARTIFACT: accept a file whose sha256 differs "
+                   "from its manifest")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_inspect)
 
@@ -293,9 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "converters), then time every candidate in one process, interleaved, same weights and "
                        "threads; prints medians and ratios to the best peer (LiteRT, ONNX Runtime).")
     add_model_options(p)
-    p.add_argument("--threads", type=int, default=2, help="threads for every runtime (default 2)")
-    p.add_argument("--runs", type=int, default=30, help="timed runs per candidate (default 30)")
-    p.add_argument("--warmup", type=int, default=5, help="warm-up runs per candidate (default 5)")
+    p.add_argument("--threads", type=limits.host_threads().parse, default=min(2, os.cpu_count() or 1),
+                   help="threads for every runtime (default 2; at most this host's cores)")
+    p.add_argument("--runs", type=limits.RUNS.parse, default=30, help="timed runs per candidate (default 30)")
+    p.add_argument("--warmup", type=limits.WARMUP.parse, default=5, help="warm-up runs per candidate (default 5)")
     p.add_argument("--quant", choices=["fp32", "int8"], default="fp32", help="int8: add our int8 exports (xnnpack, "
                    "and litert/onnx fp32+int8) with each one's speed-up over our fp32 export for its backend")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -310,19 +316,63 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The one error boundary: whatever goes wrong ends as one `edge: error:` line (exit 2); the
+    traceback is shown only with --debug (or EDGE_DEBUG=1). SIGTERM cleans up like Ctrl-C."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USER_ERROR
+    debug = args.debug or os.environ.get("EDGE_DEBUG") == "1"
+    restore = _terminate_as_interrupt()
     try:
         return args.func(args)
-    except EdgeError as e:
-        print(f"edge: error: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print("edge: interrupted; no partial artifact was left under a final name.", file=sys.stderr)
-        return 130
+        return 143 if isinstance(e, Terminated) else 130
+    except Exception as e:  # the boundary: an EdgeError says what to do; anything else is summarized
+        if debug:
+            import traceback
+            traceback.print_exc()
+        print(f"edge: error: {error_line(e, args.command)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    finally:
+        restore()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so every `finally` removes its temporaries."""
+
+
+def _terminate_as_interrupt():
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def error_line(e: BaseException, command: str) -> str:
+    """One line for any exception: EdgeError as written, the others named with their cause."""
+    import errno
+    first = (str(e).strip().splitlines() or [""])[0][:300]
+    from runtimes import ArtifactError, ProfileError, RuntimeUnavailable
+    if isinstance(e, (EdgeError, ArtifactError, ProfileError, RuntimeUnavailable)):
+        return " ".join(str(e).split())
+    if isinstance(e, MemoryError):
+        return (f"edge {command} ran out of memory; use a smaller --input-size or model, or free memory.")
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        return f"no space left on the device writing {e.filename or 'output'}; free space or choose another -o."
+    if isinstance(e, OSError) and e.errno is not None:
+        where = f" ({e.filename})" if e.filename else ""
+        return f"{e.strerror or first}{where}; check the path and its permissions."
+    return (f"unexpected {type(e).__name__} in edge {command}: {first or type(e).__name__} "
+            "(rerun with --debug for the traceback; please report it with the command).")
 
 
 if __name__ == "__main__":

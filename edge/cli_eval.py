@@ -9,6 +9,8 @@ import argparse
 import json
 import sys
 
+from edge import limits
+
 _EVAL_EPILOG = """examples:
   edge eval out/fasternet_t0-onnx-fp32.onnx --data digits-test --weights edge/data/digits/fasternet_t0.safetensors
   edge eval out/mobilevit_xxs-xnnpack-fp32.pte --data val --weights w.safetensors --limit 500 --json
@@ -35,7 +37,8 @@ def cmd_eval(args) -> int:
         if show:
             print(f"\r{done}/{total} images", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
-    result = evaluate(args.artifact, args.data, weights=args.weights, limit=args.limit, progress=progress)
+    result = evaluate(args.artifact, args.data, weights=args.weights, limit=args.limit, progress=progress,
+                      allow_modified=args.allow_modified)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -63,7 +66,8 @@ def register(subparsers) -> None:
     p.add_argument("--data", required=True, metavar="DIR", help="image folder with one sub-folder per class")
     p.add_argument("--weights", help="weights of the eager model: the file the artifact was exported from "
                    "(without it the eager model has random weights)")
-    p.add_argument("--limit", type=int, metavar="N", help="evaluate at most N images, taken from the "
+    p.add_argument("--limit", type=limits.LIMIT_IMAGES.parse, metavar="N", help="evaluate at most N images, taken from the "
                    "classes in turn")
+    p.add_argument("--allow-modified", action="store_true", help="evaluate a file whose sha256 differs from its manifest")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_eval)

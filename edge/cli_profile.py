@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from edge import limits
 from edge.errors import EdgeError
 
 _PROFILE_EPILOG = """examples:
@@ -60,6 +61,8 @@ def cmd_profile(args) -> int:
         if kind == "adb" and args.runner == "app" and args.taskset:
             raise EdgeError("--taskset applies to the native runner; android_demo (--runner app) runs in a process "
                             "adb cannot pin. Drop --taskset or use --runner PATH.")
+        from edge.integrity import check_artifact
+        check_artifact(args.artifact, args.allow_modified, warn=lambda msg: print(f"edge: warning: {msg}", file=sys.stderr))
         etdump = Path(args.output).with_suffix(".etdp") if args.output else None
         with _quiet(not args.verbose):
             record = _measure(kind, ident, args, etdump)
@@ -75,6 +78,7 @@ def cmd_profile(args) -> int:
 
 
 def _measure(kind: str, ident: str | None, args, etdump: Path | None) -> dict:
+    limits.threads_for("host" if kind == "host" else kind, args.threads)
     if kind == "host":
         from runtimes.profile import profile_host
         threads = args.threads if args.threads is not None else os.cpu_count()
@@ -156,9 +160,9 @@ def register(subparsers) -> None:
     p.add_argument("artifact", help=".pte, .tflite, .onnx or .ort file (its .json manifest beside it gives the inputs)")
     p.add_argument("--device", default="host", metavar="host|adb[:SERIAL]|ios[:UDID]",
                    help="where to run (default: host)")
-    p.add_argument("--runs", type=int, default=50, help="timed inferences (default: 50)")
-    p.add_argument("--warmup", type=int, default=10, help="untimed inferences first (default: 10)")
-    p.add_argument("--threads", type=int, help="runtime threads (default: all cores on the host; the runner's "
+    p.add_argument("--runs", type=limits.RUNS.parse, default=50, help="timed inferences (default: 50)")
+    p.add_argument("--warmup", type=limits.WARMUP.parse, default=10, help="untimed inferences first (default: 10)")
+    p.add_argument("--threads", type=limits.any_threads, help="runtime threads (default: all cores on the host; the runner's "
                    "default on a phone)")
     p.add_argument("-o", "--output", metavar="RECORD.json", help="save the record here (an adb ETDump goes beside it)")
     p.add_argument("--json", action="store_true", help="print the whole record as JSON instead of a summary")
@@ -170,6 +174,8 @@ def register(subparsers) -> None:
     p.add_argument("--timeout", type=_positive_float, default=600.0, metavar="S",
                    help="give up on a device run after S seconds (default: 600); with --runner app, how long to "
                    "wait for the app's record")
+    p.add_argument("--allow-modified", action="store_true", help="profile a file whose sha256 differs from its "
+                   "manifest (refused by default: the manifest's parity and inputs were recorded for other bytes)")
     p.add_argument("--no-op-profile", action="store_true", help="skip the per-op profile (host)")
     p.add_argument("-v", "--verbose", action="store_true", help="show the runtimes' own log lines")
     p.set_defaults(func=cmd_profile)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from edge import limits
 from edge.errors import EdgeError
 from quant.config import OP_TYPES, SCHEMES, QuantConfig
 from quant.deploy_cpu import DEPLOY_CPUS
@@ -15,7 +16,7 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calib", metavar="DIR|FILE", help="int8 calibration data: a folder of images (the model's "
                    "preprocessing is applied) or a .npy/.npz of preprocessed (N,C,H,W) tensors; without it, "
                    "crops of edge's sample photographs are used, with a warning")
-    p.add_argument("--calib-samples", type=int, metavar="N", help="calibration inputs to use (default 32)")
+    p.add_argument("--calib-samples", type=limits.CALIB_SAMPLES.parse, metavar="N", help="calibration inputs to use (default 32)")
     p.add_argument("--keep-float", metavar="NAME[,NAME]", help="op types (" + ", ".join(OP_TYPES) + ") or module "
                    "names (e.g. stages.3.blocks.0, head) to leave in float")
     p.add_argument("--max-drop", type=float, metavar="POINTS", help="put the most sensitive parts back to float "

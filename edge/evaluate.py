@@ -24,7 +24,7 @@ CHUNK = 64  # images preprocessed and run per step: memory stays flat on large f
 
 
 def evaluate(artifact: str | Path, data_dir: str | Path, weights: str | Path | None = None, limit: int | None = None,
-             progress: Callable[[int, int], None] | None = None) -> dict:
+             progress: Callable[[int, int], None] | None = None, allow_modified: bool = False) -> dict:
     """Top-1 (percent) of the artifact and of the eager fp32 model on data_dir, their drop and agreement."""
     from edge.cli_profile import user_errors
     from edge.manifest import find_manifest, load_manifest, manifest_entry
@@ -35,6 +35,8 @@ def evaluate(artifact: str | Path, data_dir: str | Path, weights: str | Path | N
                                             "and labels from it")
     manifest = load_manifest(manifest_path)
     manifest_entry(manifest, artifact)
+    from edge.integrity import check_artifact
+    check_artifact(artifact, allow_modified)
     with user_errors():
         fmt = detect_format(artifact)
     if fmt == "mlpackage" and platform.system() != "Darwin":
@@ -59,6 +61,11 @@ def evaluate(artifact: str | Path, data_dir: str | Path, weights: str | Path | N
                                    for xi in x])
             with torch.no_grad():
                 eager_logits = eager(x).numpy()
+            for who, logits in (("the eager model", eager_logits), (artifact.name, art_logits)):
+                if not np.isfinite(logits).all():
+                    raise EdgeError(f"{who} outputs NaN or Inf on images of {str(data_dir)!r}"
+                                    f"{' (weights ' + repr(str(weights)) + ')' if weights else ''}; check the weights "
+                                    "it was built from.")
             art_preds.append(art_logits.argmax(1))
             eager_preds.append(eager_logits.argmax(1))
             cosines.append(_cosine_rows(art_logits, eager_logits))

@@ -18,11 +18,12 @@ from typing import Callable
 from edge.errors import EdgeError, ExportError
 from edge.lowering import apply_lowerings
 from edge.manifest import (SCHEMA_ID, preprocessing_of, sha256_of, size_of, tool_versions, validate_manifest,
-                           value_range_of, write_json_atomic)
+                           value_range_of, write_json)
 from edge.prepare import PreparedModel, prepare
 from edge.quiet import captured_output
 from edge.targets import TARGETS, Target, resolve_targets
 from edge.targets.base import ExportJob, ExportOutcome
+from edge.transaction import check_finals, commit, remove_stale_partials, writable_folder
 from edge.verify import COSINE_BOUNDS, compare, summarize
 from quant.config import SCHEMES, QuantConfig
 
@@ -98,15 +99,20 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
         labelled = load_labelled(qconfig.eval_data, prepared.config, labels)
         say("model", f"evaluation data: {len(labelled.inputs)} labelled images from {labelled.source}")
     results, failures = [], []
-    for target in chosen:
-        try:
-            results.append(export_one(prepared, target, qconfig, out, labels, say, calibration=calibration,
-                                      labelled=labelled, options=(target_options or {}).get(target.name, {})))
-        except ExportError as e:
-            if not keep_going:
-                raise
-            failures.append(f"{target.name}: {e}")
-            say(target.name, f"FAILED: {e}")
+    existed = out.exists()
+    try:
+        for target in chosen:
+            try:
+                results.append(export_one(prepared, target, qconfig, out, labels, say, calibration=calibration,
+                                          labelled=labelled, options=(target_options or {}).get(target.name, {})))
+            except ExportError as e:
+                if not keep_going:
+                    raise
+                failures.append(f"{target.name}: {e}")
+                say(target.name, f"FAILED: {e}")
+    finally:
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # made for this request, which wrote nothing
     if failures:
         raise ExportError(f"{len(failures)} of {len(chosen)} targets failed: " + " | ".join(failures))
     return results
@@ -158,14 +164,10 @@ def check_request(targets: list[Target], quant: str) -> None:
 
 
 def prepare_out_dir(out_dir) -> Path:
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".edge-write-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise EdgeError(f"cannot write to output folder {str(out)!r} ({e.strerror or e}); choose another with -o.") from None
+    """The output folder, checked writable but not created (the first artifact creates it), cleared of
+    partial files left by killed exports."""
+    out = writable_folder(Path(out_dir))
+    remove_stale_partials(out)
     return out
 
 
@@ -176,6 +178,11 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
     stem = f"{prepared.name}-{target.name}-{quant}"
     tmp = out / f".{stem}.partial-{os.getpid()}{target.suffix}"
     temporaries: list[Path] = [tmp]
+    check_finals([out / f"{stem}{target.suffix}", out / f"{stem}.json"])
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise EdgeError(f"cannot create output folder {str(out)!r} ({e.strerror or e}); choose another with -o.") from None
     try:
         say(target.name, "lowering custom ops and backend fallbacks")
         program, applied = apply_lowerings(prepared.program, target.name)
@@ -223,10 +230,12 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
         if accuracy is not None:
             manifest["quant"]["accuracy"] = accuracy
         validate_manifest(manifest)
-        for suffix, final in finals.items():
-            _replace(outcome.extra_files.get(suffix, tmp), final)
         manifest_path = out / f"{stem}.json"
-        write_json_atomic(manifest_path, manifest)
+        check_finals(list(finals.values()) + [manifest_path])
+        manifest_tmp = tmp.with_name(tmp.name + ".json")  # removed with the other temporaries on failure
+        write_json(manifest_tmp, manifest)
+        commit([(outcome.extra_files.get(suffix, tmp), final) for suffix, final in finals.items()]
+               + [(manifest_tmp, manifest_path)])
         say(target.name, "done")
         return ExportResult(target.name, finals[target.suffix], manifest_path, manifest,
                             round(time.perf_counter() - start, 2))
@@ -319,7 +328,7 @@ def build_manifest(prepared: PreparedModel, target: Target, quant: str, tmp: Pat
         "inputs": [{"name": "input", "shape": list(x.shape), "dtype": "float32", "layout": "NCHW",
                     "value_range": value_range_of(cfg)}],
         "outputs": [{"name": "logits", "shape": out_shape, "dtype": "float32",
-                     "kind": "logits" if len(out_shape) == 2 else "tensor"}],
+                     "kind": "logits" if len(out_shape) == 2 else "tensor", "source": prepared.output_source}],
         "preprocessing": preprocessing_of(cfg),
         "labels": list(labels) if labels is not None else None,
         "parity": parity,
@@ -352,17 +361,6 @@ def _adopt(converted: tuple, tmp: Path) -> ExportOutcome:
     path, outcome = converted
     os.replace(path, tmp)
     return outcome
-
-
-def _replace(src: Path, dst: Path) -> None:
-    """Rename into place; a folder artifact (.mlpackage) replaces an older one of the same name."""
-    if src.is_dir() and dst.exists():
-        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-        os.replace(dst, old)
-        os.replace(src, dst)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(src, dst)
 
 
 def _remove(path: Path) -> None:

@@ -1,7 +1,6 @@
 """`edge inspect`: per backend, what it takes and what it leaves out and why, before and after fallbacks."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from edge.coverage import target_coverage
@@ -28,22 +27,23 @@ def inspect_model(spec, targets="xnnpack", num_classes=None, input_size=None, we
     return reports
 
 
-def inspect_artifact(path: str | Path) -> list[dict]:
+def inspect_artifact(path: str | Path, allow_modified: bool = False) -> list[dict]:
     """What the export recorded for an artifact (its manifest), or what the .pte itself says."""
+    from edge.integrity import check_artifact, manifest_path_of
     path = Path(path)
-    manifest_path = path.with_name(path.name.rsplit(".", 1)[0] + ".json") if path.suffix != ".ort" else \
-        path.with_suffix(".json")
-    if manifest_path.is_file():
-        m = json.loads(manifest_path.read_text())
+    m = check_artifact(path, allow_modified)
+    if m is not None:
         return [{"model": m["model"]["name"], "target": m["target"]["name"], "after_fallbacks": m["coverage"],
-                 "fallbacks": m["fallbacks"], "source": str(manifest_path)}]
+                 "fallbacks": m["fallbacks"], "source": str(manifest_path_of(path))}]
     if path.suffix == ".pte":
         from runtimes.executorch_rt import pte_instruction_counts
-        from runtimes.formats import check_complete, detect_format
-        check_complete(path, detect_format(path))
-        return [{"model": path.stem, "target": "xnnpack", "after_fallbacks": pte_instruction_counts(path),
+        try:
+            counts = pte_instruction_counts(path)
+        except Exception as e:  # executorch's flatbuffer reader raises many types on a damaged program
+            raise EdgeError(f"{str(path)!r} is not a readable .pte program ({type(e).__name__}); re-export it.") from None
+        return [{"model": path.stem, "target": "xnnpack", "after_fallbacks": counts,
                  "fallbacks": None, "source": "the .pte's instructions (no manifest beside it)"}]
-    raise EdgeError(f"no manifest beside {str(path)!r} ({manifest_path.name}); inspect the model instead, "
+    raise EdgeError(f"no manifest beside {str(path)!r} ({path.with_suffix('.json').name}); inspect the model instead, "
                     "e.g. 'edge inspect MODEL --target T'.")
 
 

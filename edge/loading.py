@@ -16,20 +16,23 @@ from torch import nn
 
 from edge import models
 from edge.errors import EdgeError
+from edge.limits import INPUT_SIZE, NUM_CLASSES, optional
 from edge.models.registry import ModelConfig, UnknownModelError
 
 
 def build_model(spec: str | nn.Module, num_classes: int | None = None, input_size: int | None = None,
                 weights: str | Path | None = None) -> nn.Module:
     """Build (zoo name or factory) or take a module, then load weights if given; eval mode."""
+    optional(NUM_CLASSES, num_classes)
+    optional(INPUT_SIZE, input_size)
     if isinstance(spec, nn.Module):
         model = spec
     elif ":" in spec:
         model = _from_factory(spec, num_classes, input_size)
     else:
-        kwargs = {"input_size": input_size} if input_size else {}
+        kwargs = {"input_size": input_size} if input_size is not None else {}
         try:
-            model = models.create(spec, num_classes=num_classes or 1000, **kwargs)
+            model = models.create(spec, num_classes=1000 if num_classes is None else num_classes, **kwargs)
         except UnknownModelError as e:
             raise EdgeError(str(e)) from None
         except ValueError as e:
@@ -48,6 +51,9 @@ def _from_factory(spec: str, num_classes: int | None, input_size: int | None) ->
     except ImportError as e:
         raise EdgeError(f"cannot import {module_name!r} for factory {spec!r} ({e}); "
                         "check the module is on PYTHONPATH.") from None
+    except Exception as e:  # the module's own code failed while importing
+        raise EdgeError(f"importing {module_name!r} for factory {spec!r} failed: {type(e).__name__}: "
+                        f"{_first_line(e)}") from None
     fn = getattr(module, fn_name, None)
     if not callable(fn):
         raise EdgeError(f"{module_name!r} has no callable {fn_name!r}; a factory is written 'pkg.mod:function'.")
@@ -56,6 +62,8 @@ def _from_factory(spec: str, num_classes: int | None, input_size: int | None) ->
         model = fn(**kwargs)
     except TypeError as e:
         raise EdgeError(f"factory {spec!r} rejected its arguments {kwargs}: {e}") from None
+    except Exception as e:  # a user's factory can raise anything
+        raise EdgeError(f"factory {spec!r} raised {type(e).__name__}: {_first_line(e)}") from None
     if not isinstance(model, nn.Module):
         raise EdgeError(f"factory {spec!r} returned {type(model).__name__}, not a torch.nn.Module.")
     return model
@@ -109,6 +117,10 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
             parts.append(f"{len(unexpected)} unexpected keys (first: {unexpected[0]})")
         hint = " Check --num-classes and --input-size." if wrong else ""
         raise EdgeError(f"weights {str(path)!r} do not match {name}: {'; '.join(parts)}.{hint}")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise EdgeError(f"weights {str(path)!r} hold NaN or Inf in {len(bad)} tensors (first: {bad[0]}); "
+                        "re-save them from a healthy checkpoint.")
     model.load_state_dict(state)
     return model
 
@@ -121,9 +133,16 @@ def model_config(model: nn.Module, input_size: int | None = None, name: str | No
     config = getattr(model, "config", None)
     if isinstance(config, ModelConfig):
         return config
-    size = input_size or 224
-    with torch.no_grad():
-        out = model.eval()(torch.zeros(1, 3, size, size))
+    from edge.model_io import check_single_input, output_form, run_forward
+    size = 224 if input_size is None else input_size
+    check_single_input(model)
+    out = run_forward(model.eval(), torch.zeros(1, 3, size, size), f"a 1x3x{size}x{size} zero image")
+    form, key = output_form(out)
+    out = out if key is None else out[key]
     classes = out.shape[-1] if isinstance(out, torch.Tensor) and out.ndim == 2 else 1
     return ModelConfig(name=name or type(model).__name__.lower(), family="custom", input_size=size,
                        num_classes=classes)
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]

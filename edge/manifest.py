@@ -63,6 +63,11 @@ def value_range_of(config) -> list[float]:
     return [round(min(lows), 6), round(max(highs), 6)]
 
 
+def write_json(path: Path, data: dict) -> None:
+    """Plain write, for a temporary name the caller renames (edge.transaction)."""
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write to a temporary name in the same folder, then rename: never a half-written manifest."""
     tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")

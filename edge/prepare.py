@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import traceback
 from dataclasses import dataclass
 
 import torch
@@ -10,6 +9,8 @@ from torch import nn
 
 from edge.errors import ExportError
 from edge.loading import build_model, model_config
+from edge.model_io import (check_finite, check_single_input, describe_form, failing_submodule, output_form,
+                           run_forward, with_single_output)
 from edge.models.registry import ModelConfig
 from edge.models.stats import count_macs, count_params
 from edge.preprocess import verification_inputs
@@ -29,12 +30,14 @@ class PreparedModel:
     gmacs: float
     verify_note: str = "edge's sample photographs and one noise image, with the model's preprocessing"
     pruning: dict | None = None        # quant.prune's report when the model was pruned
+    output_source: str = "the model's output tensor"  # or the 'logits' entry / first item (edge.model_io)
 
 
 def prepare(model_or_name, example_inputs=None, *, name: str | None = None, num_classes: int | None = None,
             input_size: int | None = None, weights=None, reparameterize: bool = True,
             prune=None) -> PreparedModel:
     given = build_model(model_or_name, num_classes=num_classes, input_size=input_size, weights=weights)
+    check_single_input(given)
     if example_inputs is not None:
         example_inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
         if len(example_inputs) != 1 or example_inputs[0].ndim != 4:
@@ -44,14 +47,17 @@ def prepare(model_or_name, example_inputs=None, *, name: str | None = None, num_
                                                            and ":" not in model_or_name else None))
     if example_inputs is None:
         example_inputs = (torch.zeros(1, config.in_chans, config.input_size, config.input_size),)
+    shape = "x".join(str(d) for d in example_inputs[0].shape)
+    form, key = output_form(run_forward(given, example_inputs[0], f"a {shape} input"))
+    given = with_single_output(given, form, key)
     verify = verification_inputs(config, in_chans=int(example_inputs[0].shape[1]))
     pruning, label = None, config.name
     if prune is not None:  # prune before folding: the pruned model is the eager reference from here on
         from quant.prune import prune_tag, prune_with
         given, pruning = prune_with(given, example_inputs, prune, calib=torch.cat(verify))
         label = name or f"{config.name}-{prune_tag(pruning)}"
-    with torch.no_grad():
-        eager = [given(x) for x in verify]
+    eager = [run_forward(given, x, "edge's sample photographs") for x in verify]
+    check_finite(eager, "edge's sample photographs")
     model = copy.deepcopy(given).eval()  # never rewrite the caller's module in place
     if reparameterize and callable(getattr(model, "reparameterize", None)):
         model = model.reparameterize()
@@ -60,7 +66,7 @@ def prepare(model_or_name, example_inputs=None, *, name: str | None = None, num_
                          program=program, verify_inputs=verify, eager_outputs=eager,
                          params=count_params(given), gmacs=round(count_macs(given, config.input_size,
                                                                             config.in_chans) / 1e9, 4),
-                         pruning=pruning)
+                         pruning=pruning, output_source=describe_form(form))
 
 
 def export_program(model: nn.Module, example_inputs: tuple) -> torch.export.ExportedProgram:
@@ -69,28 +75,9 @@ def export_program(model: nn.Module, example_inputs: tuple) -> torch.export.Expo
         with captured_output():  # torch.export logs the whole graph when it fails
             return torch.export.export(model, example_inputs, strict=False)
     except Exception as e:  # torch.export raises many unrelated types; all mean "cannot export"
-        where = _failing_submodule(model, e)
+        where = failing_submodule(model, e)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         hint = (" Data-dependent control flow (an `if` on tensor values) cannot be exported; "
                 "use torch.where or torch.cond." if "data-dependent" in str(e).lower() or "guard" in str(e).lower()
                 else "")
         raise ExportError(f"torch.export failed in {where}: {first[:300]}.{hint}") from None
-
-
-def _failing_submodule(model: nn.Module, exc: BaseException) -> str:
-    """The deepest submodule of `model` whose forward is on the failing stack, with file:line."""
-    names = {id(m): n for n, m in model.named_modules()}
-    found = None
-    tb = exc.__traceback__
-    while tb is not None:
-        frame = tb.tb_frame
-        owner = frame.f_locals.get("self")
-        if isinstance(owner, nn.Module) and id(owner) in names:
-            found = (names[id(owner)] or "the model's top level", type(owner).__name__,
-                     f"{frame.f_code.co_filename}:{tb.tb_lineno}")
-        tb = tb.tb_next
-    if found is None:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if "site-packages" not in f.filename]
-        return f"{type(model).__name__} ({frames[-1].filename}:{frames[-1].lineno})" if frames else type(model).__name__
-    name, cls, loc = found
-    return f"module '{name}' ({cls}, {loc})"

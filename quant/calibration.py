@@ -87,6 +87,10 @@ def _tensors(path: Path, config, in_chans: int, samples: int) -> Calibration:
     if not np.issubdtype(array.dtype, np.floating):
         raise EdgeError(f"calibration tensors in {str(path)!r} are {array.dtype}; give preprocessed float32 inputs "
                         "(after the model's normalisation), not raw pixels.")
+    if array.size and not np.isfinite(array).all():
+        bad = int((~np.isfinite(array.reshape(len(array), -1))).any(1).sum())
+        raise EdgeError(f"calibration tensors in {str(path)!r} hold NaN or Inf ({bad} of {len(array)} inputs); "
+                        "fix or drop those inputs.")
     tensors = [torch.from_numpy(np.ascontiguousarray(a[None], dtype=np.float32)) for a in array[:samples]]
     return Calibration(tensors, "tensors", str(path))
 

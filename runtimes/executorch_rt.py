@@ -48,13 +48,19 @@ class ExecuTorchSession:
             portable._unsafe_reset_threadpool(threads)
         threads = portable._threadpool_get_thread_count()
         start = time.perf_counter()
-        self._method = Runtime.get().load_program(str(path)).load_method("forward")
+        try:
+            self._method = Runtime.get().load_program(str(path)).load_method("forward")
+            counts = pte_instruction_counts(path)
+        except Exception as e:  # the loader's "Failed to load program, error 0x23" and the flatbuffer reader's errors
+            from runtimes.formats import ArtifactError
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise ArtifactError(f"{str(path)!r} is not a loadable .pte program ({first}); re-export it.") from None
         load_ms = (time.perf_counter() - start) * 1e3
         meta = self._method.metadata
         self.inputs = [_spec(f"input_{i}", meta.input_tensor_meta(i)) for i in range(meta.num_inputs())]
         self.outputs = [_spec(f"output_{i}", meta.output_tensor_meta(i)) for i in range(meta.num_outputs())]
         self.info = SessionInfo("executorch", {"executorch": version("executorch")}, threads,
-                                pte_instruction_counts(path), load_ms)
+                                counts, load_ms)
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         outs = self._method.execute([torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])

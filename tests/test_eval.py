@@ -150,7 +150,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, exported, tmp_path, spoil, nee
 
 @pytest.mark.parametrize("argv, needle", [
     (["--weights", DIGITS_DIR / "iformer_t.safetensors"], "do not match fasternet_t0"),
-    (["--limit", "0"], "--limit must be at least 1 image"),
+    (["--limit", "0"], "--limit: must be between 1"),
 ])
 def test_bad_options_are_one_line_and_exit_2(capsys, exported, argv, needle):
     code, out, err = run(capsys, "eval", exported[0], "--data", exported[1], *argv)

@@ -171,9 +171,9 @@ def test_truncated_tflite_in_a_fresh_process_does_not_crash(artifacts, tmp_path)
 
 
 @pytest.mark.parametrize("argv,needle", [
-    (["--runs", "0"], "--runs must be at least 1"),
-    (["--warmup", "-1"], "--warmup cannot be negative"),
-    (["--threads", "0"], "--threads must be at least 1"),
+    (["--runs", "0"], "--runs: must be between 1"),
+    (["--warmup", "-1"], "--warmup: must be between 0"),
+    (["--threads", "0"], "--threads: must be between 1"),
     (["--device", "phone"], "unknown --device 'phone'"),
     (["--device", "adb:"], "empty id"),
     (["--taskset", "zz"], "hexadecimal CPU mask"),

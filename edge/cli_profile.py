@@ -61,6 +61,7 @@ def cmd_profile(args) -> int:
         if kind == "adb" and args.runner == "app" and args.taskset:
             raise EdgeError("--taskset applies to the native runner; android_demo (--runner app) runs in a process "
                             "adb cannot pin. Drop --taskset or use --runner PATH.")
+        limits.threads_for("host" if kind == "host" else kind, args.threads)
         from edge.integrity import check_artifact
         check_artifact(args.artifact, args.allow_modified, warn=lambda msg: print(f"edge: warning: {msg}", file=sys.stderr))
         etdump = Path(args.output).with_suffix(".etdp") if args.output else None

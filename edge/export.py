@@ -25,7 +25,7 @@ from edge.targets import TARGETS, Target, resolve_targets
 from edge.targets.base import ExportJob, ExportOutcome
 from edge.transaction import check_finals, commit, remove_stale_partials, writable_folder
 from edge.verify import COSINE_BOUNDS, compare, summarize
-from quant.config import SCHEMES, QuantConfig
+from quant.config import OP_TYPES, SCHEMES, QuantConfig
 
 QUANTS = SCHEMES
 RUNTIME_OF = {"xnnpack": "executorch", "litert": "litert", "coreml": "coreml", "onnx": "onnxruntime"}
@@ -79,6 +79,7 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
     say("model", "building and exporting with torch.export")
     prepared = prepare(model_or_name, example_inputs, name=name, num_classes=num_classes,
                        input_size=input_size, weights=weights, prune=prune)
+    check_module_names(prepared.model, qconfig.keep_float_modules)
     if labels is not None and len(labels) != prepared.config.num_classes:
         raise EdgeError(f"{len(labels)} labels given for a model with {prepared.config.num_classes} classes.")
     calibration = None
@@ -116,6 +117,16 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
     if failures:
         raise ExportError(f"{len(failures)} of {len(chosen)} targets failed: " + " | ".join(failures))
     return results
+
+
+def check_module_names(model, prefixes) -> None:
+    """--keep-float module names must name a module (or a prefix of module paths) of this model."""
+    from edge.models.registry import suggest
+    names = [n for n, _ in model.named_modules() if n]
+    for prefix in prefixes:
+        if not any(n == prefix or n.startswith(prefix + ".") for n in names):
+            raise EdgeError(f"--keep-float names no module {prefix!r} of this model and no op type.{suggest(prefix, names)} "
+                            "Op types: " + ", ".join(OP_TYPES) + "; module names as model.named_modules() gives them.")
 
 
 HELD_OUT = 8  # calibration-source inputs kept out of calibration to verify int8 artifacts on
@@ -201,6 +212,7 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
                                                      workdir, say=lambda msg: say(target.name, msg), options=options)
             planned = {**planned, "latency": tuned}
         say(target.name, "converting" if converted is None else "reusing the timed conversion of the chosen plan")
+        _test_hold("conversion")
         try:
             with captured_output(quiet):
                 outcome: ExportOutcome = (_adopt(converted, tmp) if converted is not None else target.load_exporter()(
@@ -215,6 +227,7 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
         outcome.fallbacks = applied + outcome.fallbacks
         temporaries += list(outcome.extra_files.values())
         say(target.name, "verifying against eager")
+        _test_hold("verification")
         with captured_output(quiet):
             parity = verify_artifact(prepared, target, quant, tmp, outcome)
         outcome.quant_plan = {**planned, **outcome.quant_plan} if (planned or outcome.quant_plan) else {}
@@ -234,6 +247,8 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
         check_finals(list(finals.values()) + [manifest_path])
         manifest_tmp = tmp.with_name(tmp.name + ".json")  # removed with the other temporaries on failure
         write_json(manifest_tmp, manifest)
+        say(target.name, "writing the manifest, then renaming the files into place")
+        _test_hold("manifest")
         commit([(outcome.extra_files.get(suffix, tmp), final) for suffix, final in finals.items()]
                + [(manifest_tmp, manifest_path)])
         say(target.name, "done")
@@ -361,6 +376,12 @@ def _adopt(converted: tuple, tmp: Path) -> ExportOutcome:
     path, outcome = converted
     os.replace(path, tmp)
     return outcome
+
+
+def _test_hold(step: str) -> None:
+    """Tests only: EDGE_TEST_HOLD=<step> parks the export at that step so a test can signal it there."""
+    if os.environ.get("EDGE_TEST_HOLD") == step:
+        time.sleep(60)
 
 
 def _remove(path: Path) -> None:

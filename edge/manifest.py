@@ -103,6 +103,8 @@ def read_json(path: Path) -> dict:
         return json.loads(path.read_text())
     except OSError as e:
         raise EdgeError(f"cannot read {str(path)!r} ({e.strerror}).") from None
+    except UnicodeDecodeError:
+        raise EdgeError(f"{str(path)!r} is not UTF-8 JSON; re-export to rewrite it.") from None
     except json.JSONDecodeError as e:
         raise EdgeError(f"{str(path)!r} is not JSON ({e.msg} at line {e.lineno}); re-export to rewrite it.") from None
 

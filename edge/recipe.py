@@ -69,6 +69,8 @@ def load_recipe(path: str | Path) -> Recipe:
         data = yaml.safe_load(path.read_text())
     except OSError as e:
         raise EdgeError(f"cannot read recipe {str(path)!r} ({e.strerror}).") from None
+    except UnicodeDecodeError:
+        raise EdgeError(f"recipe {str(path)!r} is not UTF-8 text; save it as a UTF-8 YAML file.") from None
     except yaml.YAMLError as e:
         raise EdgeError(f"recipe {str(path)!r} is not valid YAML ({str(e).splitlines()[0]}).") from None
     try:

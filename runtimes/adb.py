@@ -36,6 +36,25 @@ APP_ERROR_SUFFIX = ".error"
 APP_FORMATS = ("pte", "tflite", "onnx", "ort")
 
 
+def _run_in_group(argv: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """subprocess.run, but in its own process group, killed whole on timeout or interrupt: adb (or a
+    stand-in) forks helpers that would outlive a plain kill of the direct child."""
+    import os
+    import signal
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
 class Adb:
     """argv-level adb calls for one device; `shell` returns (exit code, output) of the device command."""
 
@@ -50,8 +69,7 @@ class Adb:
     def _run(self, args: list[str], what: str, timeout: float | None = None) -> subprocess.CompletedProcess:
         argv = [self.exe] + (["-s", self.serial] if self.serial else []) + args
         try:
-            return subprocess.run(argv, capture_output=True, text=True, errors="replace",
-                                  timeout=timeout or self.timeout)
+            return _run_in_group(argv, timeout or self.timeout)
         except subprocess.TimeoutExpired:
             hint = f"adb -s {shlex.quote(self.serial)} shell true" if self.serial else "adb devices"
             raise ProfileError(f"{what} did not finish within {timeout or self.timeout:.0f} s; is the device "
@@ -210,7 +228,7 @@ def profile_adb(path: str | Path, runner: str | Path | None, serial: str | None 
         raise ProfileError(f"runner {str(runner)!r} does not exist; build it as runtimes/native/README.md describes.")
     notes: list[str] = []
     artifact, _ = artifact_facts(path, fmt, notes)
-    adb = Adb(serial, adb_exe)
+    adb = Adb(serial, adb_exe, timeout=timeout)
     serial = adb.select()
     facts = device_facts(adb)
     abi, device_abi = elf_abi(runner), facts.get("ro.product.cpu.abi")

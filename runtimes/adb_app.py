@@ -111,7 +111,7 @@ def profile_adb_app(path: str | Path, serial: str | None = None, runs: int = 50,
         raise ProfileError(f"android_demo runs .pte, .tflite, .onnx and .ort files, not .{fmt}.")
     notes: list[str] = []
     artifact, _ = artifact_facts(path, fmt, notes)
-    adb = Adb(serial, adb_exe)
+    adb = Adb(serial, adb_exe, timeout=timeout)
     serial = adb.select()
     check_installed(adb, serial)
     facts = device_facts(adb)

@@ -90,6 +90,8 @@ def load_record(path: str | Path) -> dict:
         text = path.read_text()
     except OSError as e:
         raise ProfileError(f"cannot read record {str(path)!r} ({e.strerror}).") from None
+    except UnicodeDecodeError:
+        raise ProfileError(f"record {str(path)!r} is not UTF-8 JSON; give a record written by `edge profile -o`.") from None
     return parse_record(text, f"record {str(path)!r}")
 
 
@@ -112,7 +114,7 @@ def read_manifest(artifact: Path) -> dict | None:
         return None
     try:
         manifest = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ProfileError(f"manifest {str(path)!r} beside the artifact cannot be read ({e}); "
                            f"fix or remove it.") from None
     if not isinstance(manifest, dict) or "inputs" not in manifest:

@@ -80,6 +80,8 @@ def check_artifact(artifact: Path, manifest: dict, app: DemoApp) -> str:
         fmt = detect_format(artifact)
     except ArtifactError as e:
         raise EdgeError(str(e)) from None
+    from edge.integrity import check_artifact as check_integrity
+    check_integrity(artifact)  # structure (truncation, the ONNX checker) and the sha256 beside it
     entry = manifest_entry(manifest, artifact)
     if sha256_of(artifact) != entry["sha256"]:
         raise EdgeError(f"{artifact.name!r} does not match its manifest (sha256 differs): one of the two comes from "

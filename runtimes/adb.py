@@ -131,7 +131,7 @@ class Adb:
         return int(match.group(1)), (text[:match.start()] + result.stderr).strip()
 
     def push(self, local: Path, remote: str) -> None:
-        result = self._run(["push", str(local), remote], f"pushing {local.name}", timeout=max(self.timeout, 300))
+        result = self._run(["push", str(local), remote], f"pushing {local.name}", timeout=self.timeout)
         if result.returncode != 0:
             raise ProfileError(f"pushing {local.name!r} to the device failed: {_last_line(result.stderr or result.stdout)}")
 

@@ -4,6 +4,7 @@ output places, models, devices). Signals are in test_signals.py, corrupted artif
 import json
 import os
 import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -321,3 +322,20 @@ def test_a_dict_output_with_logits_exports_its_logits(tmp_path, files, monkeypat
     r = export("logits_dict_edge_tests:make", target="onnx", input_size=32, out_dir=tmp_path / "out")
     assert r.manifest["outputs"][0]["source"] == "the 'logits' entry of the model's output"
     assert r.manifest["outputs"][0]["shape"] == [1, 5] and r.manifest["parity"]["status"] == "passed"
+
+
+@pytest.fixture
+def full_tmpfs(tmp_path):
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root); the ENOSPC rollback is also tested by injection above")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_file(full_tmpfs, capsys, monkeypatch):
+    """A real 1 MB tmpfs: the artifact does not fit, so the converter hits ENOSPC."""
+    _, line = _run_one(capsys, monkeypatch, EXPORT + ["-o", str(full_tmpfs)], full_tmpfs)
+    assert "No space left" in line or "no space left" in line
+    assert os.listdir(full_tmpfs) == []

@@ -5,6 +5,7 @@ Each is cached in this module so test files that all need them pay once per pyte
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -71,9 +72,12 @@ def native_runner() -> Path:
     steps = [["cmake", "-S", str(NATIVE_SRC), "-B", str(NATIVE_BUILD), f"-Dexecutorch_DIR={cmake_dir}",
               "-DCMAKE_BUILD_TYPE=Release"],
              ["cmake", "--build", str(NATIVE_BUILD), "-j2"]]
-    for step in steps:
-        result = subprocess.run(step, capture_output=True, text=True)
-        assert result.returncode == 0, f"{' '.join(step)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    NATIVE_BUILD.parent.mkdir(parents=True, exist_ok=True)
+    with open(NATIVE_BUILD.parent / ".native-build.lock", "w") as lock:  # pytest-xdist workers build one at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for step in steps:
+            result = subprocess.run(step, capture_output=True, text=True)
+            assert result.returncode == 0, f"{' '.join(step)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     _runner.append(NATIVE_BUILD / "edge_bench")
     return _runner[0]
 

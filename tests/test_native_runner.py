@@ -56,6 +56,7 @@ PYTHON_P50 = ("import sys; from runtimes.profile import profile_host; "
               "print(profile_host(sys.argv[1], runs=30, warmup=5, threads=2, op_profile=False)['latency_ms']['p50'])")
 
 
+@pytest.mark.serial  # compares two timings: run alone, after the parallel part of the suite
 def test_median_agrees_with_the_python_adapter(runner, pte):
     """Interleaved, each measurement in a fresh process, best of three per side: this VM sometimes runs
     a whole process 1.5-2x slower (the test process too: once the Python side read 0.95 ms against the

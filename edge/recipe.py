@@ -88,7 +88,10 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def _rel(base: Path, value: str | None) -> str | None:
-    return None if value is None or Path(value).is_absolute() else str(base / value)
+    """A recipe's file path: absolute as given, relative to the recipe's folder otherwise."""
+    if value is None:
+        return None
+    return value if Path(value).is_absolute() else str(base / value)
 
 
 def _build(cls, data, where: str):

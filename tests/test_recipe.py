@@ -57,3 +57,14 @@ def test_cli_exports_a_recipe_and_options_override_it(tmp_path, capsys):
     assert code == 0 and [r["target"] for r in results] == ["onnx"]
     assert Path(results[0]["artifact"]).parent == tmp_path / "cli"
     assert not (tmp_path / "from_recipe").exists()
+
+
+def test_absolute_paths_in_a_recipe_are_kept(tmp_path):
+    """An absolute weights or labels path was silently dropped (read as 'not given')."""
+    from edge.recipe import load_recipe
+    weights, labels = tmp_path / "w.safetensors", tmp_path / "labels.txt"
+    (tmp_path / "sub").mkdir()
+    recipe = tmp_path / "sub" / "r.yaml"
+    recipe.write_text(f"model: {{name: fasternet_t0, weights: {weights}, labels: {labels}}}\n")
+    r = load_recipe(recipe)
+    assert r.model.weights == str(weights) and r.model.labels == str(labels)

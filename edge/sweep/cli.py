@@ -20,7 +20,7 @@ def cmd_sweep(args) -> int:
     check_out_dir(args.out_dir)
     try:
         result = run_sweep(args.spec, args.out_dir, address=args.address, num_cpus=args.num_cpus,
-                           progress=not args.json)
+                           progress=not args.json, retry_failed=args.retry_failed)
     except KeyboardInterrupt:
         print(f"edge: interrupted; finished cells are kept in {args.out_dir} and no partial file is left. "
               "Run the same command again to finish the sweep.", file=sys.stderr)
@@ -53,5 +53,7 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--out-dir", dest="out_dir", required=True, help="the sweep's folder (reused to resume)")
     p.add_argument("--address", help="join this Ray cluster (default: RAY_ADDRESS, else a local Ray started here)")
     p.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all of this machine's)")
+    p.add_argument("--retry-failed", action="store_true", help="convert again the cells whose conversion failed "
+                   "(by default a rerun keeps their error: the same inputs fail the same way)")
     p.add_argument("--json", action="store_true", help="print counts and rows as JSON; no progress display")
     p.set_defaults(func=cmd_sweep)

@@ -5,10 +5,10 @@ import time
 
 
 class SweepProgress:
-    def __init__(self, total: int, resumed: int, console=None, enabled: bool = True):
+    def __init__(self, total: int, resumed: int, failed: int = 0, console=None, enabled: bool = True):
         from rich.console import Console
         self.console = console or Console(stderr=True)
-        self.total, self.done, self.failed, self.running = total, resumed, 0, 0
+        self.total, self.done, self.failed, self.running = total, resumed, failed, 0
         self.enabled = enabled
         self.start = time.perf_counter()
         self.bar = None
@@ -16,10 +16,10 @@ class SweepProgress:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
             self.bar = Progress(TextColumn("[bold]sweep[/]"), BarColumn(), TextColumn("{task.description}"),
                                 TimeElapsedColumn(), console=self.console, transient=False)
-            self.task = self.bar.add_task(self._text(), total=total, completed=resumed)
+            self.task = self.bar.add_task(self._text(), total=total, completed=resumed + failed)
             self.bar.start()
-        elif enabled and resumed:
-            self.console.print(f"sweep: {resumed} of {total} cells already done (resumed)")
+        if enabled and (resumed or failed):
+            self.note(f"sweep: {resumed + failed} of {total} cells already done ({failed} of them failed before)")
 
     def _text(self) -> str:
         return (f"{self.done + self.failed}/{self.total} cells: [green]{self.done} done[/], "

@@ -40,8 +40,12 @@ class SweepResult:
 
 
 def run_sweep(spec: str | Path | SweepSpec, out_dir: str | Path, address: str | None = None,
-              num_cpus: int | None = None, progress: bool = True, console=None) -> SweepResult:
-    """Run what is not done yet; return counts, rows and the paths of the table and the report."""
+              num_cpus: int | None = None, progress: bool = True, console=None,
+              retry_failed: bool = False) -> SweepResult:
+    """Run what is not done yet; return counts, rows and the paths of the table and the report.
+
+    A conversion that failed is not tried again with the same inputs unless retry_failed (its worker
+    dying is not such a failure); a failed timing is (a phone may have been unplugged)."""
     from edge.sweep.progress import SweepProgress
     from edge.sweep.results import write_results
     start = time.perf_counter()
@@ -49,12 +53,14 @@ def run_sweep(spec: str | Path | SweepSpec, out_dir: str | Path, address: str | 
     store = Store(out_dir)
     conversions, timings = expand(spec)
     result = SweepResult(Path(out_dir))
-    done_conv = {c.key for c in conversions if store.finished_conversion(c.key)}
-    done_time = {t.key for t in timings if store.finished_timing(t.key)}
+    done_conv = {c.key: r for c in conversions if (r := store.finished_conversion(c.key, retry_failed))}
+    failed_conv = {k for k, r in done_conv.items() if r["status"] == "error"}  # the same inputs fail the same way
+    done_time = {t.key for t in timings if t.conversion.key not in failed_conv and store.finished_timing(t.key)}
     pending_conv = [c for c in conversions if c.key not in done_conv]
-    pending_time = [t for t in timings if t.key not in done_time]
+    pending_time = [t for t in timings if t.key not in done_time and t.conversion.key not in failed_conv]
     result.conversions_skipped, result.timings_skipped = len(done_conv), len(done_time)
-    bar = SweepProgress(len(timings), len(done_time), console=console, enabled=progress)
+    bar = SweepProgress(len(timings), len(done_time), sum(t.conversion.key in failed_conv for t in timings),
+                        console=console, enabled=progress)
     try:
         if pending_time or pending_conv:
             _run(spec, store, pending_conv, pending_time, address, num_cpus, bar, result)
@@ -148,7 +154,7 @@ def _get(ray, ref) -> dict:
     except RayError as e:
         text = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
         return {"status": "error", "error": f"the worker died {MAX_RETRIES + 1} times ({type(e).__name__}: {text})",
-                "started": None, "ended": time.time()}
+                "started": None, "ended": time.time(), "retryable": True}
 
 
 class Payloads:

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from edge.errors import EdgeError
-from edge.recipe import QuantSection, _build, _rel  # the recipes' validator: one style of error for both
+from edge.recipe import QuantSection, _build  # the recipes' validator: one style of error for both
 from quant.config import SCHEMES
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth")
@@ -91,6 +91,11 @@ class SweepSpec:
             values = getattr(self, dup_key)
             if len(set(values)) != len(values):
                 raise ValueError(f"{dup_key} lists a value twice: {values}.")
+
+
+def _rel(base: Path, value: str | None) -> str | None:
+    """Relative to the spec's folder; an absolute path as given."""
+    return None if value is None else value if Path(value).is_absolute() else str(base / value)
 
 
 def _nonempty(key: str, values: list) -> None:

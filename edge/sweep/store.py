@@ -88,10 +88,15 @@ class Store:
     def load_conversion(self, key: str) -> dict | None:
         return _read(self.conversion_path(key))
 
-    def finished_conversion(self, key: str) -> dict | None:
-        """The record of a conversion that need not run again: ok, same key, files intact."""
+    def finished_conversion(self, key: str, retry_failed: bool = False) -> dict | None:
+        """The record of a conversion that need not run again: ok with its files intact, or an error that the
+        same inputs would repeat (a worker that died is not such an error; retry_failed reruns every error)."""
         record = self.load_conversion(key)
-        if not record or record.get("key") != key or record.get("status") != "ok":
+        if not record or record.get("key") != key:
+            return None
+        if record.get("status") == "error":
+            return None if retry_failed or record.get("retryable") else record
+        if record.get("status") != "ok":
             return None
         artifact = self.artifact_dir(key) / record["artifact"]
         manifest = _read(self.artifact_dir(key) / record["manifest"])

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -72,6 +73,7 @@ class RayCluster:
 
     def __init__(self, tmp: Path):
         self.tmp, self.port, self.procs = tmp, free_port(), []
+        self.ray_tmp = Path(tempfile.mkdtemp(prefix="edge-ray-", dir="/tmp"))  # Ray's socket paths must stay short
         self.env = {**os.environ, "RAY_AUTH_MODE": "disabled"}  # a throwaway local cluster: no token to share
 
     @property
@@ -87,7 +89,7 @@ class RayCluster:
 
     def start_head(self, cpus: int) -> None:
         self._start(["--head", f"--port={self.port}", f"--num-cpus={cpus}", "--include-dashboard=false",
-                     f"--temp-dir={self.tmp / 'ray'}"], "head")
+                     f"--temp-dir={self.ray_tmp}"], "head")
 
     def add_node(self, cpus: int, resources: dict) -> None:
         self._start([f"--address={self.address}", f"--num-cpus={cpus}", f"--resources={json.dumps(resources)}"],
@@ -119,6 +121,7 @@ class RayCluster:
                 pass
             with _quietly():
                 os.killpg(proc.pid, signal.SIGKILL)  # what graceful shutdown left behind in that group
+        shutil.rmtree(self.ray_tmp, ignore_errors=True)
 
 
 class _quietly:

@@ -103,8 +103,8 @@ def heatmap(rows: list[dict], device: str) -> str:
     image = ax.imshow(grid, cmap="viridis_r", aspect="auto")
     for i in range(len(models)):
         for j in range(len(targets)):
-            ax.text(j, i, notes[i][j], ha="center", va="center", fontsize=8,
-                    color="white" if not math.isnan(grid[i][j]) else "black")
+            shade = image.norm(grid[i][j]) if not math.isnan(grid[i][j]) else 0.0  # 0 = fastest (light colour)
+            ax.text(j, i, notes[i][j], ha="center", va="center", fontsize=8, color="white" if shade > 0.5 else "black")
     ax.set_xticks(range(len(targets)), targets)
     ax.set_yticks(range(len(models)), models)
     ax.set_title(f"{device}: best p50 ms per model x target")
@@ -131,7 +131,7 @@ def table_html(rows: list[dict]) -> str:
     head = "".join(f"<th class={'l' if k in _LEFT else ''}>{html.escape(t)}</th>" for k, t in _TABLE)
     body = []
     for r in rows:
-        values = {**r, "error": r["error"] or r["note"]}
+        values = {**r, "error": r["error"] or r["note"], "prune": f"{round(r['prune'] * 100)}%" if r["prune"] else "0"}
         cells = "".join(f"<td class={'l' if k in _LEFT else ''}>{html.escape(_cell(values[k]))}</td>" for k, _ in _TABLE)
         body.append(f"<tr class={r['status']}>{cells}</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"

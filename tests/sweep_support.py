@@ -116,7 +116,7 @@ class RayCluster:
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc in reversed(self.procs):
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
             with _quietly():

@@ -146,6 +146,11 @@ def render(rows: list[dict], has_latency_page: bool) -> str:
              + (" Per-record details (memory, load time, delegate partitions): <a href='latency.html'>latency.html"
                 "</a>." if has_latency_page else "") + "</p>"]
     for device in dict.fromkeys(r["device"] for r in rows):
+        if not any(r["device"] == device and r["status"] == "ok" for r in rows):  # nothing to plot
+            reasons = sorted({r["error"] or r["note"] or r["status"] for r in rows if r["device"] == device})
+            parts.append(f"<h2>{html.escape(device)}</h2><p class=note>no cell was measured on this device: "
+                         f"{html.escape('; '.join(reasons)[:600])}</p>")
+            continue
         png, yaxis = pareto_plot(rows, device)
         parts.append(f"<h2>{html.escape(device)}</h2><h3>Latency vs {html.escape(yaxis)}</h3>"
                      f"<img alt='pareto {html.escape(device)}' src='data:image/png;base64,{png}'>"

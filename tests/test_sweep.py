@@ -215,3 +215,10 @@ def test_model_folder_becomes_one_model_per_zoo_weights(tmp_path):
 ])
 def test_pareto_front(points, higher, front):
     assert pareto_front(points, higher_is_better=higher) == front
+
+
+def test_example_spec_loads_and_expands():
+    spec = load_spec(ROOT / "examples" / "sweep_digits.yaml")
+    conversions, timings = expand(spec)
+    assert len(conversions) == 3 * 3 * 2 * 2 and len(timings) == len(conversions)
+    assert len({c.key for c in conversions}) == len(conversions)  # every cell its own key

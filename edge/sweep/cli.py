@@ -6,7 +6,7 @@ import json
 import sys
 
 _EPILOG = """examples:
-  edge sweep recipes/sweep-example.yaml -o out/sweep                      # local Ray, this machine's cores
+  edge sweep examples/sweep_digits.yaml -o out/sweep                      # local Ray, this machine's cores
   edge sweep sweep.yaml -o out/sweep --address HEAD_IP:6379                # join a running Ray cluster
   RAY_ADDRESS=HEAD_IP:6379 edge sweep sweep.yaml -o out/sweep
 

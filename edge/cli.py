@@ -309,9 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     from edge import cli_demo, cli_eval, cli_profile
+    from edge.sweep import cli as cli_sweep
     cli_profile.register(sub)
     cli_eval.register(sub)
     cli_demo.register(sub)
+    cli_sweep.register(sub)
     return parser
 
 

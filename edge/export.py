@@ -372,7 +372,12 @@ def app_description(prepared: PreparedModel, labels, image_input: bool, credits:
 def _calibration_for(prepared: PreparedModel, calibration, image_input: bool):
     if calibration is None:
         return None
-    return list(calibration.inputs) if image_input else [prepared.feed(x) for x in calibration.inputs]
+    if not image_input:
+        return [prepared.feed(x) for x in calibration.inputs]
+    from edge.io_form import image_type_params  # the image program sees ImageType's output: undo channel_scale
+    import torch
+    scale = image_type_params(prepared.config.mean, prepared.config.std)["channel_scale"]
+    return [x / torch.tensor(scale).view(1, -1, 1, 1) if scale else x for x in calibration.inputs]
 
 
 def quant_record(qconfig: QuantConfig, calibration, outcome: ExportOutcome) -> dict:

@@ -54,7 +54,7 @@ class InputForm:
         return [0.0, 255.0] if self.dtype == "uint8" else float_range
 
 
-CLASS_LABEL, PROBABILITIES = "classLabel", "probabilities"  # a platform classifier's outputs (Core ML)
+CLASS_LABEL, PROBABILITIES = "classLabel", "classLabel_probs"  # a Core ML classifier's outputs (coremltools names)
 
 FORMS = {f.name: f for f in (InputForm("nchw-float", "NCHW", "float32"), InputForm("nhwc-float", "NHWC", "float32"),
                              InputForm("nhwc-uint8", "NHWC", "uint8"))}

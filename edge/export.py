@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 from edge.errors import EdgeError, ExportError
-from edge.io_form import CLASS_LABEL, PROBABILITIES, input_form as input_form_of
+from edge.app_io import app_description, manifest_inputs, manifest_outputs
+from edge.io_form import input_form as input_form_of
 from edge.lowering import apply_lowerings
 from edge.manifest import (SCHEMA_ID, preprocessing_of, sha256_of, size_of, tool_versions, validate_manifest,
-                           value_range_of, write_json_atomic)
+                           write_json_atomic)
 from edge.prepare import PreparedModel, prepare
 from edge.quiet import captured_output
 from edge.targets import TARGETS, Target, resolve_targets
@@ -336,37 +337,6 @@ def build_manifest(prepared: PreparedModel, target: Target, quant: str, tmp: Pat
         **({"app": {"input_form": prepared.input_form.name, **outcome.app}} if outcome.app else {}),
         **({"pruning": prepared.pruning} if prepared.pruning else {}),
     }
-
-
-def manifest_inputs(prepared: PreparedModel, image_input: bool) -> list[dict]:
-    cfg, form = prepared.config, prepared.input_form
-    x = prepared.example_inputs[0]
-    if image_input:  # Core ML ImageType: the app hands a CVPixelBuffer / CGImage of this size
-        return [{"name": "input", "shape": list(x.shape), "dtype": "uint8", "layout": "image", "value_range": [0, 255]}]
-    return [{"name": "input", "shape": form.shape(int(x.shape[-1]), int(x.shape[1])), "dtype": form.dtype,
-             "layout": form.layout, "value_range": form.value_range(value_range_of(cfg))}]
-
-
-def manifest_outputs(out_shape: list[int], image_input: bool) -> list[dict]:
-    if image_input:  # Core ML classifier: the top label and a label -> probability dictionary
-        return [{"name": CLASS_LABEL, "shape": [1], "dtype": "string", "kind": "label"},
-                {"name": PROBABILITIES, "shape": out_shape, "dtype": "float32", "kind": "probabilities"}]
-    return [{"name": "logits", "shape": out_shape, "dtype": "float32",
-             "kind": "logits" if len(out_shape) == 2 else "tensor"}]
-
-
-def app_description(prepared: PreparedModel, labels, image_input: bool, credits: dict) -> dict:
-    """What an exporter writes into the artifact's own metadata, so an app needs no manifest parser."""
-    from importlib.metadata import version
-    cfg, form = prepared.config, prepared.input_form
-    normalization = "image_type" if image_input else ("in_graph" if form.normalizes_in_graph else "by_app")
-    return {"name": prepared.name, "version": version("edge"), "author": credits.get("author", ""),
-            "license": credits.get("license", ""),
-            "description": f"{prepared.name} ({cfg.family}) image classifier, {cfg.num_classes} classes, "
-                           f"{cfg.input_size} px RGB input; exported by edge {version('edge')}",
-            "labels": list(labels) if labels is not None else None, "num_classes": cfg.num_classes,
-            "preprocessing": preprocessing_of(cfg), "input_form": form.name, "layout": form.layout,
-            "dtype": form.dtype, "normalization": normalization, "input_size": cfg.input_size}
 
 
 def _calibration_for(prepared: PreparedModel, calibration, image_input: bool):

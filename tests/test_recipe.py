@@ -38,6 +38,7 @@ def test_the_three_families_have_recipes():
     ("model: {name: a, factory: 'b:c'}\n", "exactly one of 'name'"),
     ("- just\n- a list\n", "recipe must be a mapping"),
     ("model: [unclosed\n", "not valid YAML"),
+    ("model: {name: fasternet_t0}\ninput_form: nhwc\n", r"input_form must be one of nchw-float, nhwc-float, nhwc-uint8"),
 ])
 def test_bad_recipes_name_the_problem(tmp_path, text, match):
     with pytest.raises(EdgeError, match=match):
@@ -57,3 +58,12 @@ def test_cli_exports_a_recipe_and_options_override_it(tmp_path, capsys):
     assert code == 0 and [r["target"] for r in results] == ["onnx"]
     assert Path(results[0]["artifact"]).parent == tmp_path / "cli"
     assert not (tmp_path / "from_recipe").exists()
+
+
+def test_recipe_input_form_and_credits_reach_the_export_request(tmp_path):
+    from edge.cli import build_parser, export_request
+    path = write(tmp_path, "model: {name: fasternet_t0, author: Me, license: MIT}\ninput_form: nhwc-uint8\n")
+    request = export_request(build_parser().parse_args(["export", str(path)]))
+    assert (request["input_form"], request["author"], request["license"]) == ("nhwc-uint8", "Me", "MIT")
+    request = export_request(build_parser().parse_args(["export", str(path), "--input-form", "nhwc-float"]))
+    assert request["input_form"] == "nhwc-float"  # the command line wins

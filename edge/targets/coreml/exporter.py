@@ -281,7 +281,8 @@ def _program_constants(spec) -> tuple[dict, object]:
 
 
 def _input_scale_bias(spec, consts: dict) -> tuple[float | None, list[float] | None]:
-    """The ImageType's preprocessing as coremltools wrote it: mul(input, scale), then add(bias)."""
+    """The ImageType's preprocessing as coremltools wrote it: mul(input, scale), then add(bias); it leaves out
+    a scale of 1 and a bias of 0."""
     scale = bias = None
     current = "input"
     for function in spec.mlProgram.functions.values():
@@ -295,7 +296,7 @@ def _input_scale_bias(spec, consts: dict) -> tuple[float | None, list[float] | N
                     elif op.type == "add" and bias is None:
                         bias = [float(v) for v in value]
                     current = op.outputs[0].name
-    return scale, bias
+    return (1.0 if scale is None else scale), ([0.0, 0.0, 0.0] if bias is None else bias)
 
 
 @contextlib.contextmanager

@@ -51,7 +51,11 @@ def with_app_metadata(flatbuffer: bytes, job: ExportJob) -> tuple[bytes, dict]:
                           f"({pre['interpolation']}) and crop the centre {pre['center_crop']} px",
         output_description=f"class scores (logits, {app['num_classes']} classes): higher is more likely",
         labels=tuple(app["labels"]) if app["labels"] else None)
+    per_channel = not in_graph and (len(set(mean)) > 1 or len(set(std)) > 1)
     record = {"normalization": app["normalization"],
+              **({"note": "per-channel float normalization: the LiteRT Support Library applies it; MediaPipe Tasks "
+                          "rejects it (\"Per-channel image normalization is not available\"): export with "
+                          "--input-form nhwc-uint8 for MediaPipe"} if per_channel and app["layout"] == "NHWC" else {}),
               "embedded_metadata": {"kind": "tflite_metadata", "keys": [METADATA_NAME],
                                     "associated_files": [LABELS_FILE] if info.labels else []}}
     return attach_metadata(flatbuffer, info), record

@@ -52,6 +52,10 @@ def attach_metadata(flatbuffer: bytes, info: ImageClassifierInfo) -> bytes:
     from ai_edge_litert import schema_py_generated as schema
 
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
+    for stored in model.buffers or []:  # data kept after the flatbuffer (ai-edge-quantizer's fp16): inline it,
+        if stored.offset > 1:            # since re-serializing writes a new flatbuffer without that tail
+            stored.data = np.frombuffer(flatbuffer, np.uint8, count=stored.size, offset=stored.offset)
+            stored.offset = stored.size = 0
     buffer = schema.BufferT()
     buffer.data = np.frombuffer(metadata_buffer(info), dtype=np.uint8)
     model.buffers = list(model.buffers or []) + [buffer]

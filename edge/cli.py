@@ -89,7 +89,8 @@ def cmd_export(args) -> int:
                              out_dir=request["out_dir"], num_classes=request["num_classes"],
                              input_size=request["input_size"], weights=request["weights"],
                              labels=request["labels"], progress=progress, keep_going=args.keep_going,
-                             prune=request["prune"], target_options=request["target_options"])
+                             prune=request["prune"], target_options=request["target_options"],
+                             input_form=request["input_form"], author=request["author"], license=request["license"])
     if args.json:
         print(json.dumps([{"target": r.target, "artifact": str(r.path), "manifest": str(r.manifest_path),
                            "seconds": r.seconds, "parity": r.manifest["parity"],
@@ -115,14 +116,17 @@ def export_request(args) -> dict:
     """Merge a recipe (when MODEL is a .yaml file) with command-line options; the command line wins."""
     from edge.recipe import load_recipe
     request = {"model": args.model, "targets": None, "quant": None, "out_dir": None, "num_classes": None,
-               "input_size": None, "weights": None, "labels": None, "prune": None}
+               "input_size": None, "weights": None, "labels": None, "prune": None, "input_form": None, "author": None,
+               "license": None}
     recipe = None
     if args.model.endswith((".yaml", ".yml")):
         recipe = load_recipe(args.model)
         request.update(model=recipe.model.spec, targets=recipe.targets, quant=recipe.quant, out_dir=recipe.out_dir,
                        num_classes=recipe.model.num_classes, input_size=recipe.model.input_size,
-                       weights=recipe.model.weights, labels=recipe.model.labels, prune=recipe.prune)
-    for key in ("targets", "out_dir", "num_classes", "input_size", "weights", "labels"):
+                       weights=recipe.model.weights, labels=recipe.model.labels, prune=recipe.prune,
+                       input_form=recipe.input_form, author=recipe.model.author, license=recipe.model.license)
+    for key in ("targets", "out_dir", "num_classes", "input_size", "weights", "labels", "input_form", "author",
+                "license"):
         value = getattr(args, key, None)
         if value is not None:
             request[key] = value
@@ -273,7 +277,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="xnnpack, litert, coreml, onnx, or a preset: android, ios, all (default: all)")
     add_quant_options(p)
     p.add_argument("-o", "--out-dir", dest="out_dir", help="output folder (default: out)")
-    p.add_argument("--labels", help="text file with one class label per line, stored in the manifest")
+    p.add_argument("--labels", help="text file with one class label per line, stored in the manifest and in each "
+                   "artifact's own metadata (TFLite labels file, Core ML classifier, ONNX metadata_props, .pte)")
+    from edge.io_form import FORMS
+    p.add_argument("--input-form", choices=list(FORMS), help="what the artifacts take (default nchw-float, as "
+                   "before): nhwc-float (normalized by the app; MediaPipe / LiteRT Support Library read the "
+                   "normalization from the TFLite metadata) or nhwc-uint8 (0-255 RGB pixels, normalization in the "
+                   "graph). Core ML: any form but nchw-float gives an image input and a classifier")
+    p.add_argument("--author", help="author written into the artifacts' metadata")
+    p.add_argument("--license", help="license written into the artifacts' metadata")
     from edge.targets.coreml.exporter import MIN_IOS
     p.add_argument("--coreml-ios", type=int, choices=MIN_IOS, help="Core ML minimum iOS (default 17); 18 runs "
                    "attention as Core ML's fused scaled_dot_product_attention, on iOS 18+ devices only")

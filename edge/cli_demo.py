@@ -15,8 +15,9 @@ _EPILOG = """examples:
   edge bundle out/mobilevit_xxs-coreml-fp32.mlpackage --app ios
   edge bundle out/mobilevit_xxs-xnnpack-fp32.json --app ios --demo-dir ~/src/edge/ios_demo
 
-The manifest (<stem>.json) is copied beside the model: the apps take preprocessing, input spec
-and labels from it. android_demo/README.md and ios_demo/README.md go on from here."""
+The manifest (<stem>.json) is copied beside the model, and the labels as <stem>.labels.txt. A .tflite
+exported with --input-form nhwc-float/nhwc-uint8 carries its labels and normalization itself (MediaPipe
+reads them), a Core ML package exported so is a classifier with its labels (Vision reads them). android_demo/README.md and ios_demo/README.md go on from here."""
 
 
 def cmd_bundle(args) -> int:
@@ -24,11 +25,14 @@ def cmd_bundle(args) -> int:
     result = bundle(args.artifact, args.app, args.demo_dir)
     if args.json:
         print(json.dumps({"app": result.app, "model": str(result.model), "manifest": str(result.manifest),
-                          "replaced": result.replaced, "next_steps": result.next_steps}, indent=2))
+                          "replaced": result.replaced, "labels": str(result.labels) if result.labels else None,
+                          "next_steps": result.next_steps}, indent=2))
         return 0
     verb = "replaced" if result.replaced else "copied"
     print(f"{verb} {result.model}")
     print(f"copied {result.manifest}")
+    if result.labels:
+        print(f"wrote {result.labels}")
     print("next:")
     for step in result.next_steps:
         print(f"  {step}")

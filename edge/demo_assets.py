@@ -52,6 +52,7 @@ class BundleResult:
     manifest: Path               # the copied manifest beside it
     replaced: bool               # an earlier copy of the same name was replaced
     next_steps: list[str]
+    labels: Path | None = None   # <stem>.labels.txt, one class name per line, when the manifest has labels
 
 
 def default_demo_dir(app: DemoApp) -> Path:
@@ -135,5 +136,20 @@ def bundle(artifact: str | Path, app: str, demo_dir: str | Path | None = None) -
     manifest_target = models / (artifact_path.stem + ".json")  # the apps look for <stem>.json beside the model
     replaced = _copy_atomically(artifact_path, model_target)
     _copy_atomically(manifest_path, manifest_target)
+    labels_target = None
+    if manifest["labels"]:  # the platform paths read labels from the artifact; other code can read this file
+        labels_target = models / (artifact_path.stem + ".labels.txt")
+        _write_atomically(labels_target, "".join(f"{label}\n" for label in manifest["labels"]))
     steps = [step.format(demo_dir=root) for step in spec.next_steps]
-    return BundleResult(app, model_target, manifest_target, replaced, steps)
+    return BundleResult(app, model_target, manifest_target, replaced, steps, labels_target)
+
+
+def _write_atomically(destination: Path, text: str) -> None:
+    partial = destination.with_name(f".{destination.name}.partial-{os.getpid()}")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, destination)
+    except OSError as e:
+        raise EdgeError(f"cannot write {str(destination)!r} ({e.strerror or e}).") from None
+    finally:
+        partial.unlink(missing_ok=True)

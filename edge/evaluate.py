@@ -50,6 +50,8 @@ def evaluate(artifact: str | Path, data_dir: str | Path, weights: str | Path | N
     if limit is not None:
         samples = samples[:limit]
     eager = eager_model(manifest, weights)
+    from edge.io_form import input_form
+    form = input_form(manifest.get("app", {}).get("input_form"))  # the artifact's own input form
     with user_errors():
         from runtimes import open_session
         session = open_session(artifact)
@@ -57,7 +59,8 @@ def evaluate(artifact: str | Path, data_dir: str | Path, weights: str | Path | N
         for start in range(0, len(samples), CHUNK):
             chunk = samples[start:start + CHUNK]
             x = torch.cat([_preprocess(path, config, data_dir) for path, _ in chunk])
-            art_logits = np.stack([_flat(session.run([xi[None].numpy()])[0], config.num_classes, artifact)
+            art_logits = np.stack([_flat(session.run([form.feed(xi[None], config.mean, config.std).numpy()])[0],
+                                         config.num_classes, artifact)
                                    for xi in x])
             with torch.no_grad():
                 eager_logits = eager(x).numpy()

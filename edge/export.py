@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from edge.errors import EdgeError, ExportError
+from edge.app_io import app_description, manifest_inputs, manifest_outputs
+from edge.io_form import input_form as input_form_of
 from edge.lowering import apply_lowerings
 from edge.manifest import (SCHEMA_ID, preprocessing_of, sha256_of, size_of, tool_versions, validate_manifest,
                            value_range_of, write_json)
@@ -57,17 +59,26 @@ def export(model_or_name, example_inputs=None, target: str = "xnnpack", quant: s
 def export_targets(model_or_name, example_inputs=None, targets="all", quant: str | QuantConfig = "fp32", out_dir=".",
                    *, name: str | None = None, num_classes: int | None = None, input_size: int | None = None,
                    weights=None, labels: list[str] | None = None, progress: Progress | None = None,
-                   keep_going: bool = False, prune=None, target_options: dict | None = None) -> list[ExportResult]:
+                   keep_going: bool = False, prune=None, target_options: dict | None = None,
+                   input_form: str | None = None, author: str | None = None,
+                   license: str | None = None) -> list[ExportResult]:
     """Export to several targets from one torch.export; with keep_going, failed targets raise at the end.
 
     `quant` is a scheme name ("fp32", "fp16", "int8", ...) or a quant.config.QuantConfig with the
     calibration data, what stays float and the accuracy budget.
     prune: a quant.prune.PruneConfig (or a dict of its fields): the model is pruned after its weights
     load and before folding/torch.export; verification compares against the pruned eager model.
-    target_options: per target name, options for its exporter, e.g. {"coreml": {"min_ios": 18}}."""
+    target_options: per target name, options for its exporter, e.g. {"coreml": {"min_ios": 18}}.
+    input_form: what the artifacts take (edge.io_form: nchw-float, the default; nhwc-float; nhwc-uint8);
+    Core ML gets an image input and a classifier for any form but nchw-float. author, license: written
+    into the artifacts' own metadata (TFLite metadata, ONNX metadata_props, Core ML, .pte constants)."""
     chosen = resolve_targets(targets)
     qconfig = quant if isinstance(quant, QuantConfig) else quant_config_of(quant)
     check_request(chosen, qconfig.scheme)
+    form = input_form_of(input_form)
+    if not form.is_default and (qconfig.max_drop is not None or qconfig.tune_latency):
+        raise EdgeError(f"--max-drop and --tune-latency work on nchw-float exports only (got --input-form {form.name}); "
+                        "plan with the default form, then export the chosen --keep-float with the app's form.")
     out = prepare_out_dir(out_dir)
     if qconfig.calib is not None:
         from quant.calibration import check_source
@@ -78,7 +89,7 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
     say = progress or (lambda target, step: None)
     say("model", "building and exporting with torch.export")
     prepared = prepare(model_or_name, example_inputs, name=name, num_classes=num_classes,
-                       input_size=input_size, weights=weights, prune=prune)
+                       input_size=input_size, weights=weights, prune=prune, input_form=form)
     check_module_names(prepared.model, qconfig.keep_float_modules)
     if labels is not None and len(labels) != prepared.config.num_classes:
         raise EdgeError(f"{len(labels)} labels given for a model with {prepared.config.num_classes} classes.")
@@ -105,7 +116,8 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
         for target in chosen:
             try:
                 results.append(export_one(prepared, target, qconfig, out, labels, say, calibration=calibration,
-                                          labelled=labelled, options=(target_options or {}).get(target.name, {})))
+                                          labelled=labelled, options=(target_options or {}).get(target.name, {}),
+                                          credits={"author": author or "", "license": license or ""}))
             except ExportError as e:
                 if not keep_going:
                     raise
@@ -183,7 +195,8 @@ def prepare_out_dir(out_dir) -> Path:
 
 
 def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, out: Path, labels, say: Progress,
-               quiet: bool = True, calibration=None, labelled=None, options: dict | None = None) -> ExportResult:
+               quiet: bool = True, calibration=None, labelled=None, options: dict | None = None,
+               credits: dict | None = None) -> ExportResult:
     start = time.perf_counter()
     quant = qconfig.scheme
     stem = f"{prepared.name}-{target.name}-{quant}"
@@ -196,7 +209,8 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
         raise EdgeError(f"cannot create output folder {str(out)!r} ({e.strerror or e}); choose another with -o.") from None
     try:
         say(target.name, "lowering custom ops and backend fallbacks")
-        program, applied = apply_lowerings(prepared.program, target.name)
+        image_input = target.image_input and not prepared.input_form.is_default
+        program, applied = apply_lowerings(prepared.image_program() if image_input else prepared.program, target.name)
         planned = {}
         if quant == "int8" and qconfig.max_drop is not None:
             from quant.plan import plan_mixed_precision
@@ -216,9 +230,11 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
         try:
             with captured_output(quiet):
                 outcome: ExportOutcome = (_adopt(converted, tmp) if converted is not None else target.load_exporter()(
-                    ExportJob(stem, prepared.model, program, prepared.example_inputs, quant, tmp,
+                    ExportJob(stem, prepared.model, program,
+                              prepared.example_inputs if image_input else prepared.form_inputs, quant, tmp,
                               options=dict(options or {}), quant_config=qconfig,
-                              calibration=calibration.inputs if calibration else None)))
+                              calibration=_calibration_for(prepared, calibration, image_input),
+                              app=app_description(prepared, labels, image_input, credits or {}))))
         except (EdgeError, KeyboardInterrupt):
             raise
         except Exception as e:  # converters raise anything; name the target and the converter's reason
@@ -238,7 +254,7 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
                 accuracy = measure_accuracy(prepared, target, tmp, labelled, qconfig)
         finals = {target.suffix: out / f"{stem}{target.suffix}"}
         finals.update({suffix: out / f"{stem}{suffix}" for suffix in outcome.extra_files})
-        manifest = build_manifest(prepared, target, quant, tmp, finals, outcome, parity, labels)
+        manifest = build_manifest(prepared, target, quant, tmp, finals, outcome, parity, labels, image_input)
         manifest["quant"].update(quant_record(qconfig, calibration, outcome))
         if accuracy is not None:
             manifest["quant"]["accuracy"] = accuracy
@@ -298,7 +314,7 @@ def measure_accuracy(prepared: PreparedModel, target: Target, path: Path, labell
     session = open_session(path)
     with torch.no_grad():
         eager = torch.stack([prepared.model(x).reshape(-1).argmax() for x in labelled.inputs])
-    art = torch.tensor([int(session.run([x.numpy()])[0].reshape(-1).argmax()) for x in labelled.inputs])
+    art = torch.tensor([int(session.run([prepared.feed(x).numpy()])[0].reshape(-1).argmax()) for x in labelled.inputs])
     eager_top1 = float((eager == labelled.labels).float().mean() * 100)
     art_top1 = float((art == labelled.labels).float().mean() * 100)
     record = {"status": "measured", "data": labelled.source, "images": len(labelled.inputs),
@@ -315,7 +331,7 @@ def _run_and_compare(prepared: PreparedModel, path: Path, quant: str, verify_con
     from runtimes import open_session
     try:
         session = open_session(path, config=(verify_config or {}).get("session_config"))
-        outputs = [session.run([x.numpy()])[0] for x in prepared.verify_inputs]
+        outputs = [session.run([prepared.feed(x).numpy()])[0] for x in prepared.verify_inputs]
     except (RuntimeError, ValueError) as e:  # the runtime refused what the converter produced
         raise ExportError(f"the {path.suffix} artifact of {prepared.name} was written but its runtime cannot run it "
                           f"({(str(e).strip().splitlines() or [type(e).__name__])[0][:200]}); no artifact was "
@@ -325,9 +341,8 @@ def _run_and_compare(prepared: PreparedModel, path: Path, quant: str, verify_con
 
 
 def build_manifest(prepared: PreparedModel, target: Target, quant: str, tmp: Path, finals: dict,
-                   outcome: ExportOutcome, parity: dict, labels) -> dict:
+                   outcome: ExportOutcome, parity: dict, labels, image_input: bool = False) -> dict:
     cfg = prepared.config
-    x = prepared.example_inputs[0]
     out_shape = list(prepared.eager_outputs[0].shape)
     extras = {suffix.strip(".").split(".")[0]: {"file": finals[suffix].name, "sha256": sha256_of(p),
                                                 "size_bytes": size_of(p)}
@@ -340,10 +355,8 @@ def build_manifest(prepared: PreparedModel, target: Target, quant: str, tmp: Pat
                   "config": cfg.to_dict()},
         "target": {"name": target.name, "runtime": RUNTIME_OF[target.name], "description": target.description},
         "quant": {"scheme": quant},
-        "inputs": [{"name": "input", "shape": list(x.shape), "dtype": "float32", "layout": "NCHW",
-                    "value_range": value_range_of(cfg)}],
-        "outputs": [{"name": "logits", "shape": out_shape, "dtype": "float32",
-                     "kind": "logits" if len(out_shape) == 2 else "tensor", "source": prepared.output_source}],
+        "inputs": manifest_inputs(prepared, image_input),
+        "outputs": [{**manifest_outputs(out_shape, image_input)[0], "source": prepared.output_source}],
         "preprocessing": preprocessing_of(cfg),
         "labels": list(labels) if labels is not None else None,
         "parity": parity,
@@ -351,8 +364,20 @@ def build_manifest(prepared: PreparedModel, target: Target, quant: str, tmp: Pat
         "fallbacks": outcome.fallbacks,
         "versions": tool_versions(PACKAGES_OF[target.name]),
         "notes": outcome.notes,
+        **({"app": {"input_form": prepared.input_form.name, **outcome.app}} if outcome.app else {}),
         **({"pruning": prepared.pruning} if prepared.pruning else {}),
     }
+
+
+def _calibration_for(prepared: PreparedModel, calibration, image_input: bool):
+    if calibration is None:
+        return None
+    if not image_input:
+        return [prepared.feed(x) for x in calibration.inputs]
+    from edge.io_form import image_type_params  # the image program sees ImageType's output: undo channel_scale
+    import torch
+    scale = image_type_params(prepared.config.mean, prepared.config.std)["channel_scale"]
+    return [x / torch.tensor(scale).view(1, -1, 1, 1) if scale else x for x in calibration.inputs]
 
 
 def quant_record(qconfig: QuantConfig, calibration, outcome: ExportOutcome) -> dict:

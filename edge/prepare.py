@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from edge.errors import ExportError
+from edge.io_form import DEFAULT, InputForm, input_form as resolve_form, uint8_pixels_roundtrip
 from edge.loading import build_model, model_config
 from edge.model_io import (check_finite, check_single_input, describe_form, failing_submodule, output_form,
                            run_forward, with_single_output)
@@ -31,11 +32,28 @@ class PreparedModel:
     verify_note: str = "edge's sample photographs and one noise image, with the model's preprocessing"
     pruning: dict | None = None        # quant.prune's report when the model was pruned
     output_source: str = "the model's output tensor"  # or the 'logits' entry / first item (edge.model_io)
+    input_form: InputForm = DEFAULT    # what the artifacts take; `program` is of the model behind that form
+    form_inputs: tuple = ()            # example_inputs in that form (what the converters trace with)
+    _image_program: torch.export.ExportedProgram | None = None
+
+    def feed(self, x: torch.Tensor) -> torch.Tensor:
+        """A preprocessed NCHW float input (verification, calibration) in the artifacts' input form."""
+        return self.input_form.feed(x, self.config.mean, self.config.std)
+
+    def image_program(self) -> torch.export.ExportedProgram:
+        """For a backend with its own image input (Core ML's ImageType): the model behind a per-channel
+        correction of the image's scale and bias, with softmax probabilities out (a classifier)."""
+        if self._image_program is None:
+            from edge.io_form import ImageClassifierInput
+            wrapped = ImageClassifierInput(self.model, self.config.mean, self.config.std)
+            self._image_program = export_program(wrapped, self.example_inputs)
+        return self._image_program
 
 
 def prepare(model_or_name, example_inputs=None, *, name: str | None = None, num_classes: int | None = None,
             input_size: int | None = None, weights=None, reparameterize: bool = True,
-            prune=None) -> PreparedModel:
+            prune=None, input_form: str | InputForm | None = None) -> PreparedModel:
+    form = resolve_form(input_form)
     given = build_model(model_or_name, num_classes=num_classes, input_size=input_size, weights=weights)
     check_single_input(given)
     if example_inputs is not None:
@@ -47,10 +65,16 @@ def prepare(model_or_name, example_inputs=None, *, name: str | None = None, num_
                                                            and ":" not in model_or_name else None))
     if example_inputs is None:
         example_inputs = (torch.zeros(1, config.in_chans, config.input_size, config.input_size),)
+    size, chans = int(example_inputs[0].shape[-1]), int(example_inputs[0].shape[1])
     shape = "x".join(str(d) for d in example_inputs[0].shape)
-    form, key = output_form(run_forward(given, example_inputs[0], f"a {shape} input"))
-    given = with_single_output(given, form, key)
-    verify = verification_inputs(config, in_chans=int(example_inputs[0].shape[1]))
+    form_of_output, key = output_form(run_forward(given, example_inputs[0], f"a {shape} input"))
+    given = with_single_output(given, form_of_output, key)
+    if not form.is_default and chans != 3:
+        raise ExportError(f"input form {form.name} is for RGB images; this model takes {chans} channels. "
+                          "Use --input-form nchw-float.")
+    verify = verification_inputs(config, in_chans=chans)
+    if form.dtype == "uint8":  # a uint8 artifact sees pixels: the noise image too must be on the pixel grid
+        verify = [uint8_pixels_roundtrip(x, config.mean, config.std) for x in verify]
     pruning, label = None, config.name
     if prune is not None:  # prune before folding: the pruned model is the eager reference from here on
         from quant.prune import prune_tag, prune_with
@@ -61,12 +85,15 @@ def prepare(model_or_name, example_inputs=None, *, name: str | None = None, num_
     model = copy.deepcopy(given).eval()  # never rewrite the caller's module in place
     if reparameterize and callable(getattr(model, "reparameterize", None)):
         model = model.reparameterize()
-    program = export_program(model, example_inputs)
+    form_inputs = example_inputs if form.is_default else (
+        torch.zeros(form.shape(size, chans), dtype=getattr(torch, form.dtype)),)
+    program = export_program(form.wrap(model, config.mean, config.std), form_inputs)
     return PreparedModel(name=label, config=config, model=model, example_inputs=example_inputs,
                          program=program, verify_inputs=verify, eager_outputs=eager,
+                         input_form=form, form_inputs=form_inputs,
                          params=count_params(given), gmacs=round(count_macs(given, config.input_size,
                                                                             config.in_chans) / 1e9, 4),
-                         pruning=pruning, output_source=describe_form(form))
+                         pruning=pruning, output_source=describe_form(form_of_output))
 
 
 def export_program(model: nn.Module, example_inputs: tuple) -> torch.export.ExportedProgram:

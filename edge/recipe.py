@@ -22,6 +22,8 @@ class ModelSection:
     num_classes: int | None = None
     input_size: int | None = None
     labels: str | None = None      # text file, one label per line
+    author: str | None = None      # written into the artifacts' own metadata
+    license: str | None = None
 
     def __post_init__(self):
         if (self.name is None) == (self.factory is None):
@@ -61,6 +63,12 @@ class Recipe:
     quantization: QuantSection | None = None
     out_dir: str = "out"
     prune: PruneConfig | None = None  # ratio | flops, importance, round_to, exclude, keep_stem
+    input_form: str | None = None     # nchw-float (default) | nhwc-float | nhwc-uint8 (edge/io_form.py)
+
+    def __post_init__(self):
+        from edge.io_form import FORMS
+        if self.input_form is not None and self.input_form not in FORMS:
+            raise ValueError(f"input_form must be one of {', '.join(FORMS)}. Got {self.input_form!r}.")
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -206,7 +206,9 @@ def quantize_qdq(model, out_path: Path, calibration, placement: Placement, input
     SQNR of the outputs, run with `session_config` as verification will). Returns that choice and both scores."""
     import onnxruntime as ort
     from edge.verify import compare
-    feeds = [{input_name: np.ascontiguousarray(x.numpy(), dtype=np.float32)} for x in calibration]
+    # float inputs as float32; a uint8 input form (edge --input-form nhwc-uint8) keeps its pixels
+    feeds = [{input_name: np.ascontiguousarray(x.numpy(), dtype=np.float32 if x.is_floating_point() else None)}
+             for x in calibration]
     reference, ranges = activation_ranges(model, feeds, _calibrated_tensors(model, placement))
     options = ort.SessionOptions()
     for key, value in (session_config or {}).items():

@@ -17,7 +17,8 @@ def pte_instruction_counts(path: str | Path) -> dict:
     program = deserialize_pte_binary(Path(path).read_bytes())
     program = getattr(program, "program", program)
     counts = {"delegate_calls": 0, "kernel_calls": 0, "kernel_ops": {}}
-    plan = program.execution_plan[0]
+    # constant methods (an export's metadata) are plans too; count the model's own
+    plan = next((p for p in program.execution_plan if p.name == "forward"), program.execution_plan[0])
     for chain in plan.chains:
         for ins in chain.instructions:
             kind = type(ins.instr_args).__name__

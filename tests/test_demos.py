@@ -102,6 +102,9 @@ def test_the_checker_catches_drift():
     narrower = copy.deepcopy(decl)
     narrower.enums["Interpolation"].remove("bicubic")
     assert any("bicubic" in p for p in schema_problems(narrower, "EdgeManifest", manifest_schema(), "decode"))
+    forms = copy.deepcopy(decl)
+    forms.enums["InputForm"].remove("nhwc-uint8")
+    assert any("nhwc-uint8" in p for p in schema_problems(forms, "EdgeManifest", manifest_schema(), "decode"))
     swift = copy.deepcopy(declarations("ios"))
     swift.classes["ProfileRecord"].fields["first_run_ms"].null_encoded = False
     assert any("@NullEncoded" in p for p in schema_problems(swift, "ProfileRecord", record_schema(), "encode"))
@@ -166,6 +169,28 @@ def test_phone_runtimes_match_the_host_runtimes_that_verified_the_export():
     branch = re.search(r'executorch\.git", branch: "swiftpm-([^"]+)"', (IOS / "Package.swift").read_text())
     assert branch and branch.group(1) == pins["executorch"]
     assert swift_constants(IOS_SOURCES / "ExecuTorchRunner.swift", "ExecuTorchRunner")["version"] == pins["executorch"]
+
+
+def test_phone_mediapipe_matches_the_mediapipe_that_ran_our_tflite():
+    catalog = tomllib.loads((ANDROID / "gradle" / "libs.versions.toml").read_text())
+    assert catalog["versions"]["mediapipe"] == python_pins()["mediapipe"]
+    assert catalog["libraries"]["mediapipe-tasks-vision"]["module"] == "com.google.mediapipe:tasks-vision"
+    assert "implementation(libs.mediapipe.tasks.vision)" in (ANDROID / "app" / "build.gradle.kts").read_text()
+
+
+# ---- the platform paths: MediaPipe Tasks on Android, Vision on iOS ------------------------------
+
+@pytest.mark.parametrize("source, calls", [
+    (ANDROID_SOURCES / "PlatformClassifier.kt", ["ImageClassifier.createFromOptions", "setModelAssetBuffer",
+                                                 "BitmapImageBuilder", "setMaxResults(5)"]),
+    (ANDROID_SOURCES / "MainActivity.kt", ["PlatformClassifier.handles(file, manifest)", "PlatformClassifier(this, file"]),
+    (IOS_SOURCES / "VisionClassifier.swift", ["VNCoreMLModel(for:", "VNCoreMLRequest(model:", "VNImageRequestHandler(cgImage:",
+                                              "as? [VNClassificationObservation]"]),
+    (IOS_SOURCES / "ClassifierView.swift", ["found.app?.isVisionClassifier", "VisionClassifier(compiledURL:"]),
+], ids=lambda v: v.name if isinstance(v, Path) else "")
+def test_apps_classify_through_the_platform_api(source, calls):
+    text = source.read_text()
+    assert [c for c in calls if c not in text] == []
 
 
 # ---- launch contracts: what the harnesses send is what the apps read ----------------------------
@@ -273,7 +298,9 @@ def test_bundle_copies_artifact_and_manifest_into_the_app(tmp_path, apps, capsys
     # again, from the manifest this time: replaced in place, no temporary files left behind
     result = demo_assets.bundle(artifact.with_suffix(".json"), app, apps[app])
     assert result.replaced and result.model == copied
-    assert sorted(p.name for p in copied.parent.iterdir()) == sorted([artifact.name, artifact.stem + ".json"])
+    assert sorted(p.name for p in copied.parent.iterdir()) == sorted([artifact.name, artifact.stem + ".json",
+                                                                     artifact.stem + ".labels.txt"])
+    assert result.labels.read_text().splitlines() == ["a", "b", "c", "d"]
 
 
 def test_bundle_default_folder_is_this_checkouts_app():

@@ -38,6 +38,7 @@ def test_the_three_families_have_recipes():
     ("model: {name: a, factory: 'b:c'}\n", "exactly one of 'name'"),
     ("- just\n- a list\n", "recipe must be a mapping"),
     ("model: [unclosed\n", "not valid YAML"),
+    ("model: {name: fasternet_t0}\ninput_form: nhwc\n", r"input_form must be one of nchw-float, nhwc-float, nhwc-uint8"),
 ])
 def test_bad_recipes_name_the_problem(tmp_path, text, match):
     with pytest.raises(EdgeError, match=match):
@@ -68,3 +69,12 @@ def test_absolute_paths_in_a_recipe_are_kept(tmp_path):
     recipe.write_text(f"model: {{name: fasternet_t0, weights: {weights}, labels: {labels}}}\n")
     r = load_recipe(recipe)
     assert r.model.weights == str(weights) and r.model.labels == str(labels)
+
+
+def test_recipe_input_form_and_credits_reach_the_export_request(tmp_path):
+    from edge.cli import build_parser, export_request
+    path = write(tmp_path, "model: {name: fasternet_t0, author: Me, license: MIT}\ninput_form: nhwc-uint8\n")
+    request = export_request(build_parser().parse_args(["export", str(path)]))
+    assert (request["input_form"], request["author"], request["license"]) == ("nhwc-uint8", "Me", "MIT")
+    request = export_request(build_parser().parse_args(["export", str(path), "--input-form", "nhwc-float"]))
+    assert request["input_form"] == "nhwc-float"  # the command line wins

@@ -65,5 +65,6 @@ dependencies {
     implementation(libs.kotlinx.serialization.json)
     implementation(libs.executorch.android)
     implementation(libs.litert)
+    implementation(libs.mediapipe.tasks.vision)
     implementation(libs.onnxruntime.android)
 }

@@ -32,6 +32,7 @@ class Target:
     run_platforms: tuple[str, ...] = ("Linux", "Darwin", "Windows")
     max_rank: int | None = None               # highest tensor rank its accelerators accept
     unsupported_ops: tuple[str, ...] = ()     # aten op names it has no conversion for
+    image_input: bool = False                 # takes app images through its own image type (Core ML ImageType)
 
     def load_exporter(self) -> Callable[["ExportJob"], "ExportOutcome"]:
         """Import the converter only when it is used, so `import edge` never loads an SDK."""
@@ -66,7 +67,8 @@ class ExportJob:
     out_path: Path
     options: dict = field(default_factory=dict)
     quant_config: Any = None   # quant.config.QuantConfig: scheme, io, what stays float
-    calibration: Any = None    # list of preprocessed input tensors (int8 schemes)
+    calibration: Any = None    # list of input tensors in the program's input form (int8 schemes)
+    app: dict = field(default_factory=dict)  # what goes into the artifact's own metadata (export.app_description)
 
 
 @dataclass
@@ -84,3 +86,4 @@ class ExportOutcome:
     verify_config: dict = field(default_factory=dict)
     unjudged: dict = field(default_factory=dict)
     deployment: dict = field(default_factory=dict)     # the deployment CPU and the int8 format chosen for it
+    app: dict = field(default_factory=dict)            # the manifest's `app` section: what the artifact embeds

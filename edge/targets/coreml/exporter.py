@@ -29,19 +29,59 @@ def export_mlpackage(job: ExportJob) -> ExportOutcome:
     example = job.example_inputs[0]
     program = _w8a8(job) if job.quant == "int8" else job.program
     with _quiet():
-        mlmodel = _convert(program, example, precision, min_ios(job))
+        mlmodel = _convert(program, example, precision, min_ios(job), job.app)
         if job.quant in ("w8", "pal4", "pal6"):
             from quant.coreml import compress_weights
             mlmodel = compress_weights(mlmodel, job.quant)
         mlmodel.short_description = f"{job.name} exported by edge"
+        keys = describe(mlmodel, job.app)
         mlmodel.save(str(job.out_path))
     make_reproducible(job.out_path)
-    validation = validate_mlpackage(job.out_path, tuple(example.shape), job.quant)
+    image = is_image_classifier(job.app)
+    validation = validate_mlpackage(job.out_path, tuple(example.shape), job.quant,
+                                    labels=class_labels(job.app) if image else None)
     validation["min_ios"] = min_ios(job)
     ops = validation.pop("ops")
     coverage = {"backend": "coreml", "ops": ops, "max_tensor_rank": validation["max_tensor_rank"]}
-    return ExportOutcome(coverage=coverage, validation=validation, quant_plan=_plan(job, ops),
+    app = {} if not job.app else {
+        "normalization": job.app["normalization"], "classifier": image,
+        "embedded_metadata": {"kind": "coreml_metadata", "keys": keys},
+        **({"image_type": {"color_layout": "RGB", **image_type_of(job.app)}} if image else {})}
+    return ExportOutcome(coverage=coverage, validation=validation, quant_plan=_plan(job, ops), app=app,
                          notes=["Core ML cannot run on Linux: numerics were not checked here, only the spec."])
+
+
+def is_image_classifier(app: dict) -> bool:
+    return bool(app) and app["normalization"] == "image_type"
+
+
+def image_type_of(app: dict) -> dict:
+    from edge.io_form import image_type_params
+    pre = app["preprocessing"]
+    return image_type_params(pre["mean"], pre["std"])
+
+
+def class_labels(app: dict) -> list[str]:
+    return list(app["labels"]) if app["labels"] else [str(i) for i in range(app["num_classes"])]
+
+
+def describe(mlmodel, app: dict) -> list[str]:
+    """Author, license, description, version and preprocessing in the package's own metadata (Xcode shows them)."""
+    if not app:
+        return []
+    mlmodel.author, mlmodel.license, mlmodel.version = app["author"], app["license"], app["version"]
+    mlmodel.short_description = app["description"]
+    how = ("an RGB image of the input size (CVPixelBuffer or CGImage; Vision scales and crops it); Core ML applies "
+           "the preprocessing" if is_image_classifier(app) else
+           "NCHW float32, (pixel/255 - mean) / std, applied by the app")
+    mlmodel.input_description["input"] = how
+    meta = {"edge.preprocessing": json.dumps(app["preprocessing"]), "edge.input_form": app["input_form"],
+            "edge.normalization": app["normalization"], "edge.version": app["version"], "edge.model": app["name"]}
+    if app["labels"]:
+        meta["edge.labels"] = json.dumps(app["labels"])
+    for key, value in meta.items():
+        mlmodel.user_defined_metadata[key] = value
+    return ["author", "license", "short_description", "version", *sorted(meta)]
 
 
 def min_ios(job: ExportJob) -> int:
@@ -51,12 +91,19 @@ def min_ios(job: ExportJob) -> int:
     return value
 
 
-def _convert(program, example, precision, ios: int = 17):
+def _convert(program, example, precision, ios: int = 17, app: dict | None = None):
+    """A tensor in, logits out; or, for an app form, an RGB image in (ImageType with the preprocessing's
+    scale and bias) and a classifier out (top label and label -> probability, from the program's softmax)."""
     import coremltools as ct
     target = {17: ct.target.iOS17, 18: ct.target.iOS18}[ios]
+    io = {"inputs": [ct.TensorType(name="input", shape=tuple(example.shape))], "outputs": [ct.TensorType(name="logits")]}
+    if is_image_classifier(app or {}):
+        params = image_type_of(app)
+        io = {"inputs": [ct.ImageType(name="input", shape=tuple(example.shape), scale=params["scale"],
+                                      bias=params["bias"], color_layout=ct.colorlayout.RGB)],
+              "classifier_config": ct.ClassifierConfig(class_labels(app), predicted_feature_name="classLabel")}
     return ct.convert(program.run_decompositions({}), convert_to="mlprogram", minimum_deployment_target=target,
-                      compute_precision=precision, inputs=[ct.TensorType(name="input", shape=tuple(example.shape))],
-                      outputs=[ct.TensorType(name="logits")])
+                      compute_precision=precision, **io)
 
 
 def _fp32_package_bytes(job: ExportJob) -> int:
@@ -68,7 +115,7 @@ def _fp32_package_bytes(job: ExportJob) -> int:
     path = job.out_path.with_name(job.out_path.name + ".fp32.mlpackage")  # a temporary the pipeline also cleans
     try:
         with _quiet():
-            _convert(job.program, job.example_inputs[0], ct.precision.FLOAT32, min_ios(job)).save(str(path))
+            _convert(job.program, job.example_inputs[0], ct.precision.FLOAT32, min_ios(job), job.app).save(str(path))
         make_reproducible(path)
         return size_of(path)
     finally:
@@ -142,8 +189,10 @@ COMPRESSED_OPS = {"int8": ("constexpr_affine_dequantize", "quantize"), "w8": ("c
                   "pal4": ("constexpr_lut_to_dense",), "pal6": ("constexpr_lut_to_dense",)}
 
 
-def validate_mlpackage(path, input_shape: tuple[int, ...], quant: str = "fp32") -> dict:
-    """Re-load the saved package's spec and check what an app relies on; raises ValueError if wrong."""
+def validate_mlpackage(path, input_shape: tuple[int, ...], quant: str = "fp32", labels: list[str] | None = None) -> dict:
+    """Re-load the saved package's spec and check what an app relies on; raises ValueError if wrong.
+    With `labels`, the package must be an image classifier: an RGB image input of the model's size (its
+    scale and bias, read from the program, are returned) and a classifier over exactly those labels."""
     import coremltools as ct
 
     with _quiet():
@@ -153,12 +202,6 @@ def validate_mlpackage(path, input_shape: tuple[int, ...], quant: str = "fp32") 
         problems.append(f"model type is {spec.WhichOneof('Type')}, not mlProgram")
     if spec.specificationVersion < IOS17_SPEC_VERSION:
         problems.append(f"specification version {spec.specificationVersion} is below iOS 17's {IOS17_SPEC_VERSION}")
-    inputs = {i.name: tuple(i.type.multiArrayType.shape) for i in spec.description.input}
-    if inputs != {"input": input_shape}:
-        problems.append(f"inputs are {inputs}, expected {{'input': {input_shape}}}")
-    outputs = [o.name for o in spec.description.output]
-    if outputs != ["logits"]:
-        problems.append(f"outputs are {outputs}, expected ['logits']")
     ops: Counter = Counter()
     max_rank = 0
     for function in spec.mlProgram.functions.values():
@@ -167,6 +210,8 @@ def validate_mlpackage(path, input_shape: tuple[int, ...], quant: str = "fp32") 
                 ops[op.type] += 1
                 for out in op.outputs:
                     max_rank = max(max_rank, out.type.tensorType.rank)
+    io = _check_image_classifier(spec, input_shape, labels, problems) if labels is not None else \
+        _check_tensor_io(spec, input_shape, problems)
     if not ops:
         problems.append("the ML Program has no operations")
     missing = [op for op in COMPRESSED_OPS.get(quant, ()) if not ops[op]]
@@ -174,9 +219,84 @@ def validate_mlpackage(path, input_shape: tuple[int, ...], quant: str = "fp32") 
         problems.append(f"a {quant} program should hold {' and '.join(missing)} ops and has none")
     if problems:
         raise ValueError("Core ML spec validation failed: " + "; ".join(problems))
-    return {"status": "passed", "spec_version": spec.specificationVersion, "model_type": "mlProgram",
-            "inputs": {k: list(v) for k, v in inputs.items()}, "outputs": outputs,
+    return {"status": "passed", "spec_version": spec.specificationVersion, "model_type": "mlProgram", **io,
             "ops": dict(ops.most_common()), "max_tensor_rank": max_rank}
+
+
+def _check_tensor_io(spec, input_shape, problems: list[str]) -> dict:
+    inputs = {i.name: tuple(i.type.multiArrayType.shape) for i in spec.description.input}
+    if inputs != {"input": input_shape}:
+        problems.append(f"inputs are {inputs}, expected {{'input': {input_shape}}}")
+    outputs = [o.name for o in spec.description.output]
+    if outputs != ["logits"]:
+        problems.append(f"outputs are {outputs}, expected ['logits']")
+    return {"inputs": {k: list(v) for k, v in inputs.items()}, "outputs": outputs}
+
+
+def _check_image_classifier(spec, input_shape, labels: list[str], problems: list[str]) -> dict:
+    from coremltools.proto import FeatureTypes_pb2
+    from edge.io_form import CLASS_LABEL, PROBABILITIES
+    (given,) = spec.description.input
+    image = given.type.imageType if given.type.WhichOneof("Type") == "imageType" else None
+    if image is None or given.name != "input":
+        problems.append(f"input {given.name!r} is a {given.type.WhichOneof('Type')}, expected an image named 'input'")
+    elif (image.height, image.width) != tuple(input_shape[2:]) or image.colorSpace != FeatureTypes_pb2.ImageFeatureType.RGB:
+        problems.append(f"input image is {image.width}x{image.height} colour space {image.colorSpace}, expected RGB "
+                        f"{input_shape[3]}x{input_shape[2]}")
+    outputs = [o.name for o in spec.description.output]
+    if outputs != [CLASS_LABEL, PROBABILITIES] or spec.description.predictedFeatureName != CLASS_LABEL \
+            or spec.description.predictedProbabilitiesName != PROBABILITIES:
+        problems.append(f"outputs are {outputs}, expected a classifier's [{CLASS_LABEL!r}, {PROBABILITIES!r}]")
+    consts, classify = _program_constants(spec)
+    classes = None
+    if classify is not None:  # the class list is an inline value of the classify op (or a const it names)
+        argument = classify.inputs["classes"].arguments[0]
+        classes = [item.immediateValue.tensor.strings.values[0] for item in argument.value.immediateValue.list.values] \
+            if not argument.name else consts.get(argument.name)
+    if classes != list(labels):
+        problems.append(f"the classifier's classes are {(classes or [])[:3]}..., not the {len(labels)} labels given")
+    scale, bias = _input_scale_bias(spec, consts)
+    return {"inputs": {"input": {"image": "RGB", "width": image.width if image else None,
+                                 "height": image.height if image else None}},
+            "outputs": outputs, "classes": len(classes or []), "image_scale": scale, "image_bias": bias}
+
+
+def _program_constants(spec) -> tuple[dict, object]:
+    """Every const op's value (floats or strings) by output name, and the classify op."""
+    consts, classify = {}, None
+    for function in spec.mlProgram.functions.values():
+        for block in function.block_specializations.values():
+            for op in block.operations:
+                if op.type == "const":
+                    tensor = op.attributes["val"].immediateValue.tensor
+                    kind = tensor.WhichOneof("value")
+                    if kind == "bytes":  # float16 constants are stored as raw bytes
+                        import numpy as np
+                        consts[op.outputs[0].name] = np.frombuffer(tensor.bytes.values, np.float16).tolist()
+                    else:
+                        consts[op.outputs[0].name] = list(getattr(tensor, kind).values) if kind else None
+                elif op.type == "classify":
+                    classify = op
+    return consts, classify
+
+
+def _input_scale_bias(spec, consts: dict) -> tuple[float | None, list[float] | None]:
+    """The ImageType's preprocessing as coremltools wrote it: mul(input, scale), then add(bias); it leaves out
+    a scale of 1 and a bias of 0."""
+    scale = bias = None
+    current = "input"
+    for function in spec.mlProgram.functions.values():
+        for block in function.block_specializations.values():
+            for op in block.operations:
+                x = op.inputs["x"].arguments[0].name if "x" in op.inputs else None
+                if x == current and op.type in ("mul", "add"):
+                    value = consts.get(op.inputs["y"].arguments[0].name)
+                    if op.type == "mul" and scale is None:
+                        scale = float(value[0])
+                    elif op.type == "add" and bias is None:
+                        bias = [float(v) for v in value]
+                    current = op.outputs[0].name
+    return (1.0 if scale is None else scale), ([0.0, 0.0, 0.0] if bias is None else bias)
 
 
 @contextlib.contextmanager

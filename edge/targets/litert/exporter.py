@@ -12,8 +12,10 @@ def export_tflite(job: ExportJob) -> ExportOutcome:
     notes, plan = [], {}
     if job.quant == "int8":
         flatbuffer, plan = _int8(job)
+        coverage = tflite_op_inventory(flatbuffer)
+        flatbuffer, app = with_app_metadata(flatbuffer, job)  # last: it must survive every rewrite
         job.out_path.write_bytes(flatbuffer)
-        return ExportOutcome(coverage=tflite_op_inventory(flatbuffer), quant_plan=plan)
+        return ExportOutcome(coverage=coverage, quant_plan=plan, app=app)
     module = job.program.module()
     for sub in module.modules():
         sub.training = False
@@ -22,8 +24,41 @@ def export_tflite(job: ExportJob) -> ExportOutcome:
     if job.quant == "fp16":
         flatbuffer = _cast_weights_fp16(flatbuffer)
         notes.append("fp16: weights stored as float16 (dequantized to fp32 on CPU; used as fp16 by the GPU delegate)")
+    coverage = tflite_op_inventory(flatbuffer)
+    flatbuffer, app = with_app_metadata(flatbuffer, job)
     job.out_path.write_bytes(flatbuffer)
-    return ExportOutcome(coverage=tflite_op_inventory(flatbuffer), notes=notes)
+    return ExportOutcome(coverage=coverage, notes=notes, app=app)
+
+
+def with_app_metadata(flatbuffer: bytes, job: ExportJob) -> tuple[bytes, dict]:
+    """TFLite Model Metadata (and the labels file) for MediaPipe Tasks and the LiteRT Support Library."""
+    from edge.targets.litert.metadata import LABELS_FILE, METADATA_NAME, ImageClassifierInfo, attach_metadata
+    app = job.app
+    if not app:  # a conversion outside the export pipeline (edge bench): nothing to describe
+        return flatbuffer, {}
+    pre, in_graph = app["preprocessing"], app["normalization"] == "in_graph"
+    mean = [0.0] * 3 if in_graph else [m * 255 for m in pre["mean"]]
+    std = [1.0] * 3 if in_graph else [s * 255 for s in pre["std"]]
+    lows = [(0 - m) / s for m, s in zip(mean, std)]
+    highs = [(255 - m) / s for m, s in zip(mean, std)]
+    how = ("uint8 RGB pixels 0-255 as decoded; the graph casts and normalizes ((x/255 - mean) / std)" if in_graph
+           else "float32 RGB, (pixel - mean) / std with the normalization options here (pixels 0-255)")
+    info = ImageClassifierInfo(
+        name=app["name"], description=app["description"], version=app["version"], author=app["author"],
+        license=app["license"], image_is_nhwc=app["layout"] == "NHWC", size=app["input_size"], mean=tuple(mean),
+        std=tuple(std), input_range=(min(lows), max(highs)),
+        input_description=f"{app['layout']} {how}; resize the shorter side to {pre['resize_shorter_to']} "
+                          f"({pre['interpolation']}) and crop the centre {pre['center_crop']} px",
+        output_description=f"class scores (logits, {app['num_classes']} classes): higher is more likely",
+        labels=tuple(app["labels"]) if app["labels"] else None)
+    per_channel = not in_graph and (len(set(mean)) > 1 or len(set(std)) > 1)
+    record = {"normalization": app["normalization"],
+              **({"note": "per-channel float normalization: the LiteRT Support Library applies it; MediaPipe Tasks "
+                          "rejects it (\"Per-channel image normalization is not available\"): export with "
+                          "--input-form nhwc-uint8 for MediaPipe"} if per_channel and app["layout"] == "NHWC" else {}),
+              "embedded_metadata": {"kind": "tflite_metadata", "keys": [METADATA_NAME],
+                                    "associated_files": [LABELS_FILE] if info.labels else []}}
+    return attach_metadata(flatbuffer, info), record
 
 
 def _int8(job: ExportJob) -> tuple[bytes, dict]:

@@ -38,9 +38,11 @@ def export_onnx(job: ExportJob) -> ExportOutcome:
         onnx.save_model(model, str(job.out_path))
     coverage = {"backend": "onnx", "opset": OPSET, "nodes_before_simplify": before,
                 "nodes": len(model.graph.node), "ops": dict(Counter(n.op_type for n in model.graph.node).most_common())}
+    from edge.targets.onnx.metadata import write_metadata
+    app = write_metadata(job.out_path, job.app)  # before the .ort conversion, which carries the graph it reads
     ort_path, config_path = _convert_to_ort(job.out_path, job.name, ort_platform)
     return ExportOutcome(coverage=coverage, extra_files={".ort": ort_path, ".required_operators.config": config_path},
-                         quant_plan=plan, verify_config=verify_config, unjudged=unjudged, deployment=deployment)
+                         quant_plan=plan, verify_config=verify_config, unjudged=unjudged, deployment=deployment, app=app)
 
 
 def to_onnx(program, example_inputs):

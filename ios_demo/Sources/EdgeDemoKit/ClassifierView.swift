@@ -1,3 +1,4 @@
+import CoreML
 import PhotosUI
 import SwiftUI
 import UIKit
@@ -117,12 +118,22 @@ final class ClassifierState: ObservableObject {
 /// Owns the loaded model off the main thread: runtimes are not thread-safe, and loading takes time.
 actor InferenceHost {
     private var runner: ModelRunner?
+    private var vision: VisionClassifier?
     private var manifest: EdgeManifest?
 
     func load(_ url: URL, computeUnits: ComputeUnitsChoice) async throws -> String {
         runner = nil
+        vision = nil
         guard let found = try ManifestReader.beside(url) else {
             throw ManifestError(message: "\(url.lastPathComponent) has no manifest (.json) beside it; the classifier needs its preprocessing and labels")
+        }
+        if found.app?.isVisionClassifier == true {  // image in, classifier out: Vision runs the package as it is
+            let start = DispatchTime.now()
+            let compiled = url.pathExtension.lowercased() == "mlpackage" ? try await MLModel.compileModel(at: url) : url
+            vision = try VisionClassifier(compiledURL: compiled, preprocessing: found.preprocessing, computeUnits: computeUnits)
+            manifest = found
+            return "\(found.model.name) (\(found.model.family)), coreml \(found.quant.scheme): Vision image classifier, " +
+                "loaded in \(String(format: "%.1f", Clock.msSince(start))) ms (compile included)"
         }
         let loaded = try await ModelRunners.open(url, computeUnits: computeUnits, outputName: found.outputs.first?.name)
         runner = loaded.runner
@@ -144,6 +155,11 @@ actor InferenceHost {
     }
 
     func classify(_ image: CGImage) throws -> (ranked: [RankedClass], timing: String) {
+        if let vision, let manifest {
+            let start = DispatchTime.now()
+            let ranked = try vision.classify(image, labels: manifest.labels)
+            return (ranked, String(format: "Vision request %.2f ms (crop, scale and inference; one run)", Clock.msSince(start)))
+        }
         guard let runner, let manifest else { throw ManifestError(message: "pick a model first") }
         let preStart = DispatchTime.now()
         let prepared = try ImagePreprocessor.prepare(image, manifest.preprocessing, input: manifest.inputs[0])

@@ -18,6 +18,50 @@ public struct EdgeManifest: Decodable {
     public let labels: [String]?
     public let parity: ManifestParity
     public let versions: [String: String]
+    /// Absent in manifests written before input forms: those are nchw-float, normalized by the app.
+    public let app: AppIO?
+}
+
+/// How the platform's own API feeds the artifact (Vision for a Core ML image classifier), and what the
+/// artifact itself embeds for it.
+public struct AppIO: Decodable {
+    public let inputForm: InputForm
+    public let normalization: Normalization
+    public let classifier: Bool?
+    public let embeddedMetadata: EmbeddedMetadata
+
+    enum CodingKeys: String, CodingKey {
+        case normalization, classifier
+        case inputForm = "input_form"
+        case embeddedMetadata = "embedded_metadata"
+    }
+
+    /// A package Vision can run as it is: image input, classifier output.
+    public var isVisionClassifier: Bool { normalization == .imageType && classifier == true }
+}
+
+public enum InputForm: String, Decodable {
+    case nchwFloat = "nchw-float"
+    case nhwcFloat = "nhwc-float"
+    case nhwcUint8 = "nhwc-uint8"
+}
+
+public enum Normalization: String, Decodable {
+    case byApp = "by_app"
+    case inGraph = "in_graph"
+    case imageType = "image_type"
+}
+
+public struct EmbeddedMetadata: Decodable {
+    public let kind: EmbeddedKind
+    public let keys: [String]?
+}
+
+public enum EmbeddedKind: String, Decodable {
+    case tfliteMetadata = "tflite_metadata"
+    case onnxMetadataProps = "onnx_metadata_props"
+    case coremlMetadata = "coreml_metadata"
+    case pteConstantMethods = "pte_constant_methods"
 }
 
 public struct ManifestArtifact: Decodable {
@@ -67,6 +111,7 @@ public struct InputSpec: Decodable {
 public enum TensorLayout: String, Decodable {
     case nchw = "NCHW"
     case nhwc = "NHWC"
+    case image
 }
 
 public struct OutputSpec: Decodable {
@@ -77,7 +122,7 @@ public struct OutputSpec: Decodable {
 }
 
 public enum OutputKind: String, Decodable {
-    case logits, tensor
+    case logits, tensor, label, probabilities
 }
 
 public struct Preprocessing: Decodable {

@@ -28,7 +28,47 @@ data class EdgeManifest(
     val labels: List<String>?,
     val parity: ManifestParity,
     val versions: Map<String, String>,
+    /** Absent in manifests written before input forms: those are nchw-float, normalized by the app. */
+    val app: AppIO? = null,
 )
+
+/** How the platform's own API feeds the artifact, and what the artifact itself embeds for it. */
+@Serializable
+data class AppIO(
+    @SerialName("input_form") val inputForm: InputForm,
+    val normalization: Normalization,
+    val classifier: Boolean = false,
+    @SerialName("embedded_metadata") val embeddedMetadata: EmbeddedMetadata,
+)
+
+@Serializable
+enum class InputForm {
+    @SerialName("nchw-float") NCHW_FLOAT,
+    @SerialName("nhwc-float") NHWC_FLOAT,
+    @SerialName("nhwc-uint8") NHWC_UINT8,
+}
+
+@Serializable
+enum class Normalization {
+    @SerialName("by_app") BY_APP,
+    @SerialName("in_graph") IN_GRAPH,
+    @SerialName("image_type") IMAGE_TYPE,
+}
+
+@Serializable
+data class EmbeddedMetadata(
+    val kind: EmbeddedKind,
+    val keys: List<String> = emptyList(),
+    @SerialName("associated_files") val associatedFiles: List<String> = emptyList(),
+)
+
+@Serializable
+enum class EmbeddedKind {
+    @SerialName("tflite_metadata") TFLITE_METADATA,
+    @SerialName("onnx_metadata_props") ONNX_METADATA_PROPS,
+    @SerialName("coreml_metadata") COREML_METADATA,
+    @SerialName("pte_constant_methods") PTE_CONSTANT_METHODS,
+}
 
 @Serializable
 data class ManifestArtifact(
@@ -86,6 +126,7 @@ data class InputSpec(
 enum class TensorLayout {
     @SerialName("NCHW") NCHW,
     @SerialName("NHWC") NHWC,
+    @SerialName("image") IMAGE,
 }
 
 @Serializable
@@ -100,6 +141,8 @@ data class OutputSpec(
 enum class OutputKind {
     @SerialName("logits") LOGITS,
     @SerialName("tensor") TENSOR,
+    @SerialName("label") LABEL,
+    @SerialName("probabilities") PROBABILITIES,
 }
 
 @Serializable

@@ -27,7 +27,13 @@ import java.util.concurrent.Executors
 class MainActivity : ComponentActivity() {
 
     /** A model ready to run, with what the UI needs to describe it. */
-    private class LoadedModel(val file: File, val manifest: EdgeManifest, val runner: ModelRunner, val loadMs: Double)
+    private class LoadedModel(val file: File, val manifest: EdgeManifest, val runner: ModelRunner?, val loadMs: Double,
+                              val platform: PlatformClassifier? = null) {
+        fun close() {
+            runner?.close()
+            platform?.close()
+        }
+    }
 
     // One worker thread: runtimes are not thread-safe and loading must stay off the UI thread.
     private val worker = Executors.newSingleThreadExecutor()
@@ -81,7 +87,7 @@ class MainActivity : ComponentActivity() {
     }
 
     override fun onDestroy() {
-        worker.execute { loaded?.runner?.close() }
+        worker.execute { loaded?.close() }
         worker.shutdown()
         super.onDestroy()
     }
@@ -99,14 +105,16 @@ class MainActivity : ComponentActivity() {
         result.text = ""
         worker.execute {
             val text = try {
-                loaded?.runner?.close()
+                loaded?.close()
                 loaded = null
                 val file = ModelStore.resolve(this, choice.argument)
                 val manifest = ManifestReader.besideOrNull(file)
                     ?: throw ManifestError("${file.name} has no manifest (.json) beside it; the classifier needs its preprocessing and labels")
                 val start = System.nanoTime()
-                val runner = ModelRunners.open(file, 0)
-                val model = LoadedModel(file, manifest, runner, (System.nanoTime() - start) / 1e6)
+                // a .tflite with an NHWC input form and TFLite metadata: MediaPipe Tasks runs it as exported
+                val platform = if (PlatformClassifier.handles(file, manifest)) PlatformClassifier(this, file, manifest.preprocessing) else null
+                val runner = if (platform == null) ModelRunners.open(file, 0) else null
+                val model = LoadedModel(file, manifest, runner, (System.nanoTime() - start) / 1e6, platform)
                 loaded = model
                 describe(model)
             } catch (e: Exception) {
@@ -118,13 +126,15 @@ class MainActivity : ComponentActivity() {
 
     private fun describe(model: LoadedModel): String {
         val m = model.manifest
+        val runner = model.runner ?: return "${m.model.name} (${m.model.family}), litert ${m.quant.scheme}: MediaPipe " +
+            "ImageClassifier (labels and normalization from the model's metadata), loaded in ${"%.1f".format(model.loadMs)} ms"
         val lines = mutableListOf(
             "${m.model.name} (${m.model.family}), ${m.target.name} ${m.quant.scheme}, ${"%.3f".format(m.model.gmacs)} GMACs",
-            "runtime ${model.runner.runtime.name.lowercase()} ${model.runner.versions.values.joinToString()}, loaded in ${"%.1f".format(model.loadMs)} ms",
+            "runtime ${runner.runtime.name.lowercase()} ${runner.versions.values.joinToString()}, loaded in ${"%.1f".format(model.loadMs)} ms",
         )
         val parity = ManifestReader.parityOf(m, model.file)
         lines += "export parity: ${parity?.first?.name?.lowercase() ?: "unknown"}" + (parity?.second?.let { ", cosine %.6f".format(it) } ?: "")
-        versionMismatch(m, model.runner)?.let { lines += "warning: $it" }
+        versionMismatch(m, runner)?.let { lines += "warning: $it" }
         if (m.labels == null) lines += "no labels in the manifest: classes are shown by index (export with --labels FILE)"
         return lines.joinToString("\n")
     }
@@ -151,26 +161,41 @@ class MainActivity : ComponentActivity() {
             val text = try {
                 val bitmap = decode(uri, model.manifest.preprocessing.resizeShorterTo)
                 runOnUiThread { photo.setImageBitmap(bitmap) }
-                val preStart = System.nanoTime()
-                val prepared = ImagePreprocessor.prepare(bitmap, model.manifest.preprocessing, model.manifest.inputs.first())
-                val preMs = (System.nanoTime() - preStart) / 1e6
-                model.runner.setInput(prepared.tensor, prepared.shape)
-                val runStart = System.nanoTime()
-                model.runner.run()
-                val runMs = (System.nanoTime() - runStart) / 1e6
-                val ranked = Classification.topK(model.runner.output(), model.manifest.labels)
-                buildString {
-                    if (model.manifest.outputs.first().kind != OutputKind.LOGITS) appendLine("output is not logits: softmax shown for reference only")
-                    ranked.forEachIndexed { i, c -> appendLine("%d. %-28s %6.2f%%".format(i + 1, c.label.take(28), c.probability * 100)) }
-                    appendLine()
-                    appendLine("inference ${"%.2f".format(runMs)} ms (one run, not warmed up: use benchmark mode for numbers)")
-                    append("preprocessing ${"%.2f".format(preMs)} ms")
-                    prepared.note?.let { append("\nnote: $it") }
-                }
+                model.platform?.let { platform ->
+                    val start = System.nanoTime()
+                    val top = platform.classify(bitmap)
+                    val ms = (System.nanoTime() - start) / 1e6
+                    return@let buildString {
+                        top.forEachIndexed { i, (label, score) -> appendLine("%d. %-28s %8.3f".format(i + 1, label.take(28), score)) }
+                        appendLine()
+                        append("MediaPipe classify ${"%.2f".format(ms)} ms (scaling and inference; one run)")
+                    }
+                } ?: classifyWithRunner(model, bitmap)
             } catch (e: Exception) {
                 "Cannot classify: ${e.message}"
             }
             runOnUiThread { result.text = text }
+        }
+    }
+
+    /** Edge's own preprocessing into the runtime's input tensor, then top-5 over the logits. */
+    private fun classifyWithRunner(model: LoadedModel, bitmap: Bitmap): String {
+        val runner = checkNotNull(model.runner)
+        val preStart = System.nanoTime()
+        val prepared = ImagePreprocessor.prepare(bitmap, model.manifest.preprocessing, model.manifest.inputs.first())
+        val preMs = (System.nanoTime() - preStart) / 1e6
+        runner.setInput(prepared.tensor, prepared.shape)
+        val runStart = System.nanoTime()
+        runner.run()
+        val runMs = (System.nanoTime() - runStart) / 1e6
+        val ranked = Classification.topK(runner.output(), model.manifest.labels)
+        return buildString {
+            if (model.manifest.outputs.first().kind != OutputKind.LOGITS) appendLine("output is not logits: softmax shown for reference only")
+            ranked.forEachIndexed { i, c -> appendLine("%d. %-28s %6.2f%%".format(i + 1, c.label.take(28), c.probability * 100)) }
+            appendLine()
+            appendLine("inference ${"%.2f".format(runMs)} ms (one run, not warmed up: use benchmark mode for numbers)")
+            append("preprocessing ${"%.2f".format(preMs)} ms")
+            prepared.note?.let { append("\nnote: $it") }
         }
     }
 

@@ -37,8 +37,8 @@ def check_artifact(path: str | Path, allow_modified: bool = False, warn=None) ->
             raise EdgeError(f"{str(path)!r} is truncated: {size} bytes, its manifest says {entry['size_bytes']}; "
                             "copy or export it again.")
         if not allow_modified:
-            raise EdgeError(f"{path.name!r} differs from its manifest {manifest_path.name!r} (sha256): the file was "
-                            "changed or the manifest belongs to another export. Re-export them together, or pass "
+            raise EdgeError(f"{path.name!r} does not match its manifest {manifest_path.name!r} (sha256 differs): the "
+                            "file was changed or the manifest belongs to another export. Re-export them together, or pass "
                             "--allow-modified to use the file anyway.")
         if warn:
             warn(f"{path.name} differs from its manifest (sha256); --allow-modified: its recorded parity does not apply")

@@ -204,7 +204,7 @@ CASES = {
     "runner on host": (["profile", "{a}", "--runner", "x"], "--runner"),
 }
 # artifact copies damaged in these ways, each given to the commands that check artifacts
-DAMAGE = {"modified": "differs from its manifest", "truncated": "truncated", "empty": "truncated",
+DAMAGE = {"modified": "sha256 differs", "truncated": "truncated", "empty": "truncated",
           "manifest_empty": "not JSON", "manifest_truncated": "not JSON", "manifest_not_edge": "not a valid edge manifest"}
 
 

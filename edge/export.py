@@ -356,7 +356,8 @@ def build_manifest(prepared: PreparedModel, target: Target, quant: str, tmp: Pat
         "target": {"name": target.name, "runtime": RUNTIME_OF[target.name], "description": target.description},
         "quant": {"scheme": quant},
         "inputs": manifest_inputs(prepared, image_input),
-        "outputs": [{**manifest_outputs(out_shape, image_input)[0], "source": prepared.output_source}],
+        "outputs": [{**o, "source": prepared.output_source} if i == 0 else o
+                    for i, o in enumerate(manifest_outputs(out_shape, image_input))],
         "preprocessing": preprocessing_of(cfg),
         "labels": list(labels) if labels is not None else None,
         "parity": parity,

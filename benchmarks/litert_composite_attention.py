@@ -17,8 +17,8 @@ import statistics
 import numpy as np
 import torch
 
-from edge.bench import measure
-from edge.quiet import captured_output
+from common.quiet import captured_output
+from runtimes.timing import measure
 
 
 class Lowered(torch.nn.Module):

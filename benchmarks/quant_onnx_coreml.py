@@ -3,19 +3,20 @@
     PYTHONPATH=. python benchmarks/quant_onnx_coreml.py -o out/quant [--threads 2 1] [--rounds 3] [--no-coreml]
 
 Exports each zoo model at its native size through the pipeline (verified artifacts and manifests),
-then times fp32 and int8 .onnx/.ort side by side with edge.bench.measure, once per round.
+then times fp32 and int8 .onnx/.ort side by side with runtimes.timing.measure, once per round.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 from pathlib import Path
 
 import torch
 
-from edge.bench import measure
 from edge.export import export
 from runtimes import open_session
+from runtimes.timing import measure
 
 MODELS = ("mobilevit_xxs", "fasternet_t0", "iformer_t")
 
@@ -33,7 +34,7 @@ def onnx_ratios(name: str, out: Path, threads: list[int], rounds: int) -> None:
         sessions = {f"{q}{ext}": open_session(out / f"{name}-onnx-{q}{ext}", n) for q in ("fp32", "int8")
                     for ext in (".onnx", ".ort")}
         for r in range(rounds):
-            times = measure({k: (lambda s: lambda: s.run([x]))(s) for k, s in sessions.items()}, runs=60, warmup=10)
+            times = measure({k: functools.partial(s.run, [x]) for k, s in sessions.items()}, runs=60, warmup=10)
             med = {k: statistics.median(v) for k, v in times.items()}
             print(f"{name} threads={n} round {r}: " + " ".join(f"{k} {v:.2f} ms" for k, v in med.items())
                   + f" | int8 speed-up .onnx {med['fp32.onnx'] / med['int8.onnx']:.2f}x"

@@ -3,25 +3,28 @@
     PYTHONPATH=. python benchmarks/xnnpack_int8.py [--models mobilevit_xxs ...] [--keep-float depthwise] [--top 8]
 
 Exports each zoo model at its native size, fp32 and int8 (calibrated on the stand-in crops), times
-both interleaved with edge.bench.measure (2 threads), prints the int8 cosine to eager, the speed-up,
+both interleaved with runtimes.timing.measure (2 threads), prints the int8 cosine to eager, the speed-up,
 and each artifact's top ops by time from ETDump (runtimes.opprofile).
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import tempfile
 from pathlib import Path
 
 import torch
 
-from edge.bench import build_artifact, measure
+from common.compare import compare
+from edge.bench import build_artifact
 from edge.prepare import prepare
-from edge.verify import compare
+from edge.targets import TARGETS
 from quant.calibration import load_calibration
 from quant.config import QuantConfig
 from runtimes import open_session
 from runtimes.opprofile import profile_pte
+from runtimes.timing import measure
 
 MODELS = ("mobilevit_xxs", "fasternet_t0", "iformer_t")
 
@@ -32,13 +35,13 @@ def run(name: str, folder: Path, keep_float: tuple[str, ...], top: int, threads:
     x = prepared.example_inputs[0].normal_(generator=torch.Generator().manual_seed(1))
     reference = prepared.model(x).detach().numpy()
     calibration = load_calibration(None, prepared.config, int(x.shape[1]), samples=16).inputs
-    paths = {"fp32": build_artifact(prepared, "xnnpack", folder, "bench", True)}
-    paths["int8"] = build_artifact(prepared, "xnnpack", folder, "bench", True, "int8", calibration,
+    paths = {"fp32": build_artifact(prepared, TARGETS["xnnpack"], folder, "bench", True)}
+    paths["int8"] = build_artifact(prepared, TARGETS["xnnpack"], folder, "bench", True, "int8", calibration,
                               QuantConfig(scheme="int8", keep_float_ops=keep_float))
     feed = [x.numpy()]
     sessions = {q: open_session(p, threads) for q, p in paths.items()}
     cosine = compare(reference, sessions["int8"].run(feed)[0])["cosine"]
-    times = measure({q: (lambda s: lambda: s.run(feed))(s) for q, s in sessions.items()}, runs=60, warmup=10)
+    times = measure({q: functools.partial(s.run, feed) for q, s in sessions.items()}, runs=60, warmup=10)
     med = {q: statistics.median(t) for q, t in times.items()}
     print(f"{name}: fp32 {med['fp32']:.2f} ms, int8 {med['int8']:.2f} ms, speed-up {med['fp32'] / med['int8']:.2f}x, "
           f"int8 cosine to eager {cosine:.6f}" + (f" (keep float: {', '.join(keep_float)})" if keep_float else ""))

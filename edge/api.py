@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import functools
 
+from common.errors import EdgeError, suggest
 from edge import models
-from edge.errors import EdgeError
 from edge.loading import build_model, model_config
-from edge.models.registry import suggest
 from edge.models.stats import count_macs, count_params
 from edge.targets import TARGETS
 
@@ -16,7 +15,7 @@ def describe_models(family: str | None = None) -> list[dict]:
     return [dict(m) for m in _describe_models(family)]
 
 
-@functools.lru_cache(maxsize=None)  # counting MACs builds and runs nine models: do it once per process
+@functools.cache  # counting MACs builds and runs nine models: do it once per process
 def _describe_models(family: str | None) -> tuple[dict, ...]:
     names = models.list_models(family)
     if family and not names:

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from common.compare import compare
+from common.quiet import captured_output
 from edge.lowering import apply_lowerings
 from edge.models.layers import plain_pytorch_ops
 from edge.prepare import PreparedModel, prepare
-from edge.quiet import captured_output
 from edge.targets import TARGETS
-from edge.targets.base import ExportJob
-from edge.verify import compare
+from edge.targets.base import ExportJob, Target
 from quant.calibration import load_calibration
 from quant.config import QuantConfig
+from runtimes.timing import measure
 
 PEERS = ("litert fp32", "onnxruntime fp32")
 PRUNED = "edge xnnpack fp32 pruned"
@@ -36,7 +36,7 @@ def _speedup(name: str, medians: dict) -> float | None:
     return round(medians[base] / medians[name], 3) if base in medians else None
 
 
-def build_artifact(prepared: PreparedModel, target: str, folder: Path, tag: str, fallbacks: bool = True,
+def build_artifact(prepared: PreparedModel, target: Target, folder: Path, tag: str, fallbacks: bool = True,
                    quant: str = "fp32", calibration=None, quant_config: QuantConfig | None = None,
                    program=None) -> Path:
     """One export of `prepared` to `target` under `folder`, no verification or manifest (for timing).
@@ -44,27 +44,27 @@ def build_artifact(prepared: PreparedModel, target: str, folder: Path, tag: str,
     if program is None:
         program, _ = apply_lowerings(prepared.program, target, enabled=fallbacks)
     config = quant_config or QuantConfig(scheme=quant, deploy_cpu="host")  # timed here: made for this CPU
-    path = folder / f"{prepared.name}-{tag}-{target}-{config.scheme}{TARGETS[target].suffix}"
+    path = folder / f"{prepared.name}-{tag}-{target.name}-{config.scheme}{target.suffix}"
     convert(prepared, program, target, path, config, calibration)
     return path
 
 
-def convert(prepared: PreparedModel, program, target: str, path: Path, config: QuantConfig, calibration=None,
+def convert(prepared: PreparedModel, program, target: Target, path: Path, config: QuantConfig, calibration=None,
             options: dict | None = None):
     """Run the target's exporter on an already lowered program; returns its ExportOutcome."""
     job = ExportJob(path.stem, prepared.model, program, prepared.example_inputs, config.scheme, path,
                     options=dict(options or {}), quant_config=config, calibration=calibration)
     with captured_output():
-        return TARGETS[target].load_exporter()(job)
+        return target.convert(job)
 
 
 def int8_plan(prepared: PreparedModel) -> list[tuple]:
     """Our fp32 and int8 exports per backend that offers int8, for the int8 speed-ups side by side."""
-    plan = [("edge xnnpack int8", prepared, "xnnpack", True, "int8")]
-    for target in ("litert", "onnx"):
-        if "int8" in TARGETS[target].quants:
-            plan += [(f"edge {target} fp32", prepared, target, True, "fp32"),
-                     (f"edge {target} int8", prepared, target, True, "int8")]
+    plan = [("edge xnnpack int8", prepared, TARGETS["xnnpack"], True, "int8")]
+    for target in (TARGETS["litert"], TARGETS["onnx"]):
+        if "int8" in target.quants:
+            plan += [(f"edge {target.name} fp32", prepared, target, True, "fp32"),
+                     (f"edge {target.name} int8", prepared, target, True, "int8")]
     return plan
 
 
@@ -87,13 +87,14 @@ def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=
     torch.set_num_threads(threads)
     eager = ours.model
     candidates = {"eager torch": lambda: eager(x)}
-    plan = [("edge xnnpack fp32", ours, "xnnpack", True, "fp32"), ("naive executorch fp32", plain, "xnnpack", False, "fp32"),
-            ("litert fp32", plain, "litert", False, "fp32"), ("onnxruntime fp32", plain, "onnx", False, "fp32")]
+    xnnpack, litert, onnx = TARGETS["xnnpack"], TARGETS["litert"], TARGETS["onnx"]
+    plan = [("edge xnnpack fp32", ours, xnnpack, True, "fp32"), ("naive executorch fp32", plain, xnnpack, False, "fp32"),
+            ("litert fp32", plain, litert, False, "fp32"), ("onnxruntime fp32", plain, onnx, False, "fp32")]
     if prune is not None:
         progress("pruning, then exporting the pruned model")
         torch.manual_seed(0)
         pruned = prepare(spec, input_size=input_size, weights=weights, prune=prune)
-        plan.insert(1, (PRUNED, pruned, "xnnpack", True, "fp32"))
+        plan.insert(1, (PRUNED, pruned, xnnpack, True, "fp32"))
         if info is not None:
             info["pruning"] = pruned.pruning
     calibration = None
@@ -108,27 +109,6 @@ def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=
         candidates[name] = (lambda s: lambda: s.run(feed))(session)
         outputs[name] = session.run(feed)[0]
     return candidates, outputs
-
-
-def measure(candidates: dict, runs: int, warmup: int, rounds: int = 5, settle_s: float = 0.05) -> dict:
-    """Interleaved rounds. Runtimes leave worker threads spinning after a run (ONNX Runtime's
-    intra-op pool, OpenMP under eager torch), which on a 2-core machine steal the CPU from whatever
-    runs next; so each candidate's turn starts after a pause and one untimed run."""
-    times = {name: [] for name in candidates}
-    with torch.no_grad():
-        for fn in candidates.values():
-            for _ in range(warmup):
-                fn()
-        per_round = max(1, runs // rounds)
-        for _ in range(rounds):
-            for name, fn in candidates.items():
-                time.sleep(settle_s)
-                fn()
-                for _ in range(per_round):
-                    start = time.perf_counter()
-                    fn()
-                    times[name].append((time.perf_counter() - start) * 1e3)
-    return times
 
 
 def bench(spec, threads: int = 2, runs: int = 30, warmup: int = 5, input_size=None, weights=None,

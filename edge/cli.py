@@ -7,10 +7,10 @@ import os
 import sys
 import time
 
+from common.errors import EdgeError, suggest
 from edge import limits
 from edge.cli_quant import add_quant_options, quant_config_from
-from edge.errors import EdgeError
-from edge.models.registry import suggest
+from edge.loading import read_labels
 
 EXIT_USER_ERROR = 2
 
@@ -141,13 +141,6 @@ def export_request(args) -> dict:
     return request
 
 
-def read_labels(path: str) -> list[str]:
-    try:
-        return [line.strip() for line in open(path, encoding="utf-8") if line.strip()]
-    except OSError as e:
-        raise EdgeError(f"cannot read labels file {path!r} ({e.strerror}); give a text file, one label per line.") from None
-
-
 def _parity_text(parity: dict) -> str:
     if parity["status"] == "not_run":
         v = parity.get("validation", {})
@@ -156,7 +149,7 @@ def _parity_text(parity: dict) -> str:
 
 
 def _coverage_summary(cov: dict) -> str:
-    if cov.get("backend") == "xnnpack":
+    if "delegated_nodes" in cov:  # a delegating backend (XNNPACK) says how much its partitioner took
         return (f"{cov['delegated_nodes']} delegated in {cov['delegated_subgraphs']} subgraphs, "
                 f"{cov['non_delegated_nodes']} not")
     if "nodes" in cov:
@@ -252,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "ExecuTorch/XNNPACK, LiteRT, Core ML and ONNX; verify each artifact; profile it.")
     parser.add_argument("--version", action="version", version=f"edge {_version()}")
     parser.add_argument("--debug", action="store_true", help="on an error, also print the Python traceback")
+    parser.add_argument("--verbose", dest="show_all", action="store_true", help="let the converters, runtimes and "
+                        "libraries print their own warnings and logs (hidden by default)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("list", help="zoo models (params, GMACs, input size) and targets available here",
@@ -338,18 +333,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USER_ERROR
     debug = args.debug or os.environ.get("EDGE_DEBUG") == "1"
+    verbose = args.show_all or getattr(args, "verbose", False) or debug or os.environ.get("EDGE_VERBOSE") == "1"
     restore = _terminate_as_interrupt()
+    from common.quiet import quiet_command
     try:
-        return args.func(args)
-    except KeyboardInterrupt as e:
-        print("edge: interrupted; no partial artifact was left under a final name.", file=sys.stderr)
-        return 143 if isinstance(e, Terminated) else 130
-    except Exception as e:  # the boundary: an EdgeError says what to do; anything else is summarized
-        if debug:
-            import traceback
-            traceback.print_exc()
-        print(f"edge: error: {error_line(e, args.command)}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        with quiet_command(verbose):  # third-party warnings and native logs: shown with --verbose
+            try:
+                return args.func(args)
+            except KeyboardInterrupt as e:
+                print("edge: interrupted; no partial artifact was left under a final name.", file=sys.stderr)
+                return 143 if isinstance(e, Terminated) else 130
+            except Exception as e:  # the boundary: an EdgeError says what to do; anything else is summarized
+                if debug:
+                    import traceback
+                    traceback.print_exc()
+                print(f"edge: error: {error_line(e, args.command)}", file=sys.stderr)
+                return EXIT_USER_ERROR
     finally:
         restore()
 

@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from common.errors import EdgeError
 from edge import limits
-from edge.errors import EdgeError
 
 _PROFILE_EPILOG = """examples:
   edge profile out/mobilevit_xxs-xnnpack-fp32.pte --threads 2 -o rec-pte.json
@@ -38,14 +38,15 @@ def user_errors():
     except (ArtifactError, ProfileError, RuntimeUnavailable) as e:
         raise EdgeError(str(e)) from None
     except ModuleNotFoundError as e:
-        extra = {"executorch": "xnnpack", "ai_edge_litert": "litert", "onnxruntime": "onnx",
-                 "coremltools": "coreml", "matplotlib": "report"}.get((e.name or "").split(".")[0])
+        from edge.targets import TARGETS
+        extras = {module: t.extra for t in TARGETS.values() for module in t.run_modules} | {"matplotlib": "report"}
+        extra = extras.get((e.name or "").split(".")[0])
         hint = f"pip install 'edge[{extra}]'" if extra else "install it"
         raise EdgeError(f"this needs the Python package {e.name!r}, which is not installed; {hint}.") from None
 
 
 def _quiet(enabled: bool):
-    from edge.quiet import captured_output  # runtimes print C++ log lines straight to fd 2
+    from common.quiet import captured_output  # runtimes print C++ log lines straight to fd 2
     return captured_output(enabled)
 
 

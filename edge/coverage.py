@@ -10,7 +10,7 @@ import operator
 
 import torch
 
-from edge.targets.base import Target
+from edge.targets.base import Target, load
 
 _STRUCTURAL = {operator.getitem}
 
@@ -45,15 +45,5 @@ def _rank(val) -> int:
     return 0
 
 
-def xnnpack_coverage(program: torch.export.ExportedProgram) -> dict:
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
-
-    from edge.targets.xnnpack.coverage import collect_rejections, delegation_coverage
-    with collect_rejections() as reasons:
-        lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
-    return delegation_coverage(lowered.exported_program().graph_module, reasons)
-
-
 def target_coverage(program: torch.export.ExportedProgram, target: Target) -> dict:
-    return xnnpack_coverage(program) if target.name == "xnnpack" else graph_coverage(program, target)
+    return load(target.coverage)(program, target) if target.coverage else graph_coverage(program, target)

@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 from edge.manifest import find_manifest, load_manifest, manifest_entry
 
 # The demo apps' identities, shared with their sources (tests/test_demos.py keeps them equal).

@@ -4,7 +4,7 @@ The 1,797 8x8 grey images of `sklearn.datasets.load_digits` (shipped with scikit
 downloaded) are split 80/20, stratified by class with seed 0 (1,438 train, 359 test), and upscaled
 to 64x64 RGB with bicubic interpolation, **white digit on a black background** (the data set's ink
 value 16 becomes 255). Each model then sees them through its own preprocessing
-(`edge.preprocess.preprocess_image`), the way an app would feed it a photo.
+(`common.preprocess.preprocess_image`), the way an app would feed it a photo.
 
 `train` and `top1` are generic: any `nn.Module` classifier on NCHW float tensors.
 `scripts/train_digits.py` trains `DIGITS_MODELS` with them and writes the committed weights in
@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 from edge.models.registry import ModelConfig
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def digits_images(split: str) -> tuple[list[PIL.Image.Image], list[int]]:
 
 def digits_tensors(config: ModelConfig, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The split through `config`'s own preprocessing: x float32 [N, 3, S, S], y int64 [N]."""
-    from edge.preprocess import preprocess_image
+    from common.preprocess import preprocess_image
     images, labels = _split(split)
     return torch.cat([preprocess_image(im, config) for im in images]), torch.tensor(labels, dtype=torch.long)
 

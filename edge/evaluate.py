@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 from edge.models.registry import ModelConfig
 
 CHUNK = 64  # images preprocessed and run per step: memory stays flat on large folders
@@ -108,7 +108,7 @@ def config_of(manifest: dict) -> ModelConfig:
 def labelled_images(data_dir: Path, labels: list[str] | None, num_classes: int) -> tuple[list[tuple[Path, int]], str]:
     """(image path, class index) for every image under data_dir/<class>/, interleaved across classes
     (so a --limit keeps every class), and the rule used to map folder names to indices."""
-    from edge.preprocess import IMAGE_SUFFIXES
+    from common.preprocess import IMAGE_SUFFIXES
     if not data_dir.is_dir():
         raise EdgeError(f"data folder {str(data_dir)!r} does not exist; give a folder with one sub-folder of images "
                         "per class (DIR/<class>/*.png).")
@@ -167,7 +167,7 @@ def eager_model(manifest: dict, weights: str | Path | None) -> torch.nn.Module:
 
 
 def _preprocess(path: Path, config: ModelConfig, data_dir) -> torch.Tensor:
-    from edge.preprocess import preprocess_image
+    from common.preprocess import preprocess_image
     try:
         return preprocess_image(path, config)
     except EdgeError as e:
@@ -186,3 +186,12 @@ def _cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = a.astype(np.float64), b.astype(np.float64)
     denom = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     return np.where(denom > 0, (a * b).sum(1) / np.where(denom > 0, denom, 1), 1.0)
+
+
+def load_labelled(data_dir, config, labels: list[str] | None, limit: int | None = None):
+    """The labelled images of --eval-data, preprocessed, as quant.plan's sensitivity search takes them."""
+    from quant.plan import LabelledSet
+    samples, _ = labelled_images(Path(data_dir), labels, config.num_classes)
+    samples = samples[:limit] if limit else samples
+    inputs = [_preprocess(path, config, data_dir) for path, _ in samples]
+    return LabelledSet(inputs, torch.tensor([y for _, y in samples]), str(data_dir))

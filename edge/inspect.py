@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.errors import EdgeError
+from common.quiet import captured_output
 from edge.coverage import target_coverage
-from edge.errors import EdgeError
 from edge.lowering import apply_lowerings
 from edge.prepare import prepare
-from edge.quiet import captured_output
 from edge.targets import resolve_targets
 
 ARTIFACT_SUFFIXES = (".pte", ".tflite", ".onnx", ".ort", ".mlpackage")
@@ -19,8 +19,8 @@ def inspect_model(spec, targets="xnnpack", num_classes=None, input_size=None, we
     reports = []
     for target in chosen:
         with captured_output():
-            naive, _ = apply_lowerings(prepared.program, target.name, enabled=False)
-            lowered, applied = apply_lowerings(prepared.program, target.name)
+            naive, _ = apply_lowerings(prepared.program, target, enabled=False)
+            lowered, applied = apply_lowerings(prepared.program, target)
             before, after = target_coverage(naive, target), target_coverage(lowered, target)
         reports.append({"model": prepared.name, "target": target.name, "before_fallbacks": before,
                         "after_fallbacks": after, "fallbacks": applied})

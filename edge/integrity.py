@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 
 
 def check_artifact(path: str | Path, allow_modified: bool = False, warn=None) -> dict | None:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 
 
 @dataclass(frozen=True)

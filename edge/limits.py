@@ -11,7 +11,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 
 # A phone SoC has at most 12 cores today; more threads than that only oversubscribes it.
 DEVICE_THREADS_MAX = 16

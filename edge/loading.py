@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 import pickle
+import sys
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from common.errors import EdgeError
 from edge import models
-from edge.errors import EdgeError
 from edge.limits import INPUT_SIZE, NUM_CLASSES, optional
 from edge.models.registry import ModelConfig, UnknownModelError
 
@@ -146,3 +146,11 @@ def model_config(model: nn.Module, input_size: int | None = None, name: str | No
 
 def _first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+
+
+def read_labels(path: str) -> list[str]:
+    """A labels file: one class name per line (blank lines skipped)."""
+    try:
+        return [line.strip() for line in open(path, encoding="utf-8") if line.strip()]
+    except OSError as e:
+        raise EdgeError(f"cannot read labels file {path!r} ({e.strerror}); give a text file, one label per line.") from None

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import importlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from edge.targets.base import Target
 
 ANY_BACKEND = "*"
 
@@ -32,10 +36,9 @@ class Lowering:
 
 
 _LOWERINGS: dict[tuple[torch._ops.OpOverload, str], Lowering] = {}
-# modules whose import registers lowerings; imported lazily so `import edge` stays light
-_PROVIDERS = ("edge.ops.lowerings", "edge.ops.rank_limits", "edge.targets.xnnpack.lowerings",
-              "edge.targets.xnnpack.large_dwconv", "edge.targets.xnnpack.finish",
-              "edge.targets.onnx.lowerings", "edge.targets.coreml.lowerings")
+# modules whose import registers the lowerings every backend may get (each Target names its own
+# modules: Target.lowering_modules); imported lazily so `import edge` stays light
+_SHARED_PROVIDERS = ("edge.ops.lowerings", "edge.ops.rank_limits")
 # backend -> a pass over the whole lowered program (folding what lowerings computed from constants)
 _FINISHERS: dict[str, Callable] = {}
 
@@ -62,11 +65,13 @@ def finisher(backend: str):
     return register
 
 
-def lowerings_for(backend: str) -> dict[torch._ops.OpOverload, Lowering]:
-    for module in _PROVIDERS:
+def lowerings_for(target: Target | None) -> dict[torch._ops.OpOverload, Lowering]:
+    """The target's table: the defaults, overridden by what its own modules register (None: defaults)."""
+    for module in _SHARED_PROVIDERS + (target.lowering_modules if target else ()):
         importlib.import_module(module)
     table = {op: low for (op, b), low in _LOWERINGS.items() if b == ANY_BACKEND}
-    table.update({op: low for (op, b), low in _LOWERINGS.items() if b == backend})
+    if target is not None:
+        table.update({op: low for (op, b), low in _LOWERINGS.items() if b == target.name})
     return table
 
 
@@ -74,16 +79,16 @@ def count_ops(program: torch.export.ExportedProgram) -> Counter:
     return Counter(n.target for n in program.graph.nodes if n.op == "call_function")
 
 
-def apply_lowerings(program: torch.export.ExportedProgram, backend: str,
+def apply_lowerings(program: torch.export.ExportedProgram, target: Target,
                     enabled: bool = True) -> tuple[torch.export.ExportedProgram, list[dict]]:
     """Lower every op the backend has a lowering for; returns the new program and what was applied.
 
     With enabled=False only the custom ops are lowered (no backend can run them otherwise), with
     their default formulation: that is the "naive" export the benchmark compares against.
     """
-    table = lowerings_for(backend)
+    table = lowerings_for(target)
     if not enabled:
-        defaults = lowerings_for(ANY_BACKEND)
+        defaults = lowerings_for(None)
         table = {op: low for op, low in defaults.items() if op.namespace == "edge"}
     if any(getattr(getattr(op, "_schema", None), "is_mutable", False) for op in count_ops(program)):
         # in-place ops (x[:, :c] = ...) become functional ones (slice_scatter) that lowerings can match
@@ -92,9 +97,9 @@ def apply_lowerings(program: torch.export.ExportedProgram, backend: str,
     # the whole table, not only the ops present: an op's decomposition may emit another we lower
     lowered = (program.run_decompositions({op: low.fn for op, low in table.items()})
                if any(present.get(op) for op in table) else program)
-    if enabled and backend in _FINISHERS:  # also on an unlowered (shared) program: finishers copy before
+    if enabled and target.name in _FINISHERS:  # also on an unlowered (shared) program: finishers copy before
         # changing it, except xnnpack's renaming of aten.convolution to the same conv2d
-        lowered = _FINISHERS[backend](lowered)
+        lowered = _FINISHERS[target.name](lowered)
     applied = [{"op": str(op), "lowering": low.name, "backend": low.backend, "nodes": present[op], "why": low.why}
                for op, low in table.items() if present.get(op)]
     return lowered, applied

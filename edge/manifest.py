@@ -7,7 +7,7 @@ import os
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "manifest.schema.json"
 SCHEMA_ID = "edge.manifest/1"
@@ -17,10 +17,17 @@ def load_schema() -> dict:
     return json.loads(SCHEMA_PATH.read_text())
 
 
-def validate_manifest(manifest: dict) -> None:
-    """Raise jsonschema.ValidationError when the manifest does not match the schema."""
+def validate_manifest(manifest: dict, target=None) -> None:
+    """Raise jsonschema.ValidationError when the manifest does not match the schema. The schema names
+    the built-in backends; a registered one (`target`, an edge.targets Target) is accepted beside them."""
     import jsonschema
-    jsonschema.validate(manifest, load_schema())
+    schema = load_schema()
+    if target is not None:
+        for enum, value in ((schema["properties"]["target"]["properties"]["name"]["enum"], target.name),
+                            (schema["properties"]["artifact"]["properties"]["format"]["enum"], target.suffix.lstrip("."))):
+            if value not in enum:
+                enum.append(value)
+    jsonschema.validate(manifest, schema)
 
 
 def sha256_of(path: Path) -> str:

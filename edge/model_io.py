@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import copy
 import inspect
-import traceback
 import types
 from collections.abc import Mapping
 
 import torch
 from torch import nn
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
+from common.modules import failing_submodule
 
 
 def check_single_input(model: nn.Module) -> None:
@@ -86,22 +86,3 @@ def check_finite(outputs: list[torch.Tensor], what: str) -> None:
 def describe_form(form: str) -> str:
     return {"tensor": "the model's output tensor", "logits": "the 'logits' entry of the model's output",
             "first": "the first item of the model's output tuple"}[form]
-
-
-def failing_submodule(model: nn.Module, exc: BaseException) -> str:
-    """The deepest submodule of `model` whose forward is on the failing stack, with file:line."""
-    names = {id(m): n for n, m in model.named_modules()}
-    found = None
-    tb = exc.__traceback__
-    while tb is not None:
-        frame = tb.tb_frame
-        owner = frame.f_locals.get("self")
-        if isinstance(owner, nn.Module) and id(owner) in names:
-            found = (names[id(owner)] or "the model's top level", type(owner).__name__,
-                     f"{frame.f_code.co_filename}:{tb.tb_lineno}")
-        tb = tb.tb_next
-    if found is None:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if "site-packages" not in f.filename]
-        return f"{type(model).__name__} ({frames[-1].filename}:{frames[-1].lineno})" if frames else type(model).__name__
-    name, cls, loc = found
-    return f"module '{name}' ({cls}, {loc})"

@@ -7,15 +7,23 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from edge.errors import ExportError
-from edge.io_form import DEFAULT, InputForm, input_form as resolve_form, uint8_pixels_roundtrip
+from common.errors import ExportError
+from common.preprocess import verification_inputs
+from common.quiet import captured_output
+from edge.io_form import DEFAULT, InputForm, uint8_pixels_roundtrip
+from edge.io_form import input_form as resolve_form
 from edge.loading import build_model, model_config
-from edge.model_io import (check_finite, check_single_input, describe_form, failing_submodule, output_form,
-                           run_forward, with_single_output)
+from edge.model_io import (
+    check_finite,
+    check_single_input,
+    describe_form,
+    failing_submodule,
+    output_form,
+    run_forward,
+    with_single_output,
+)
 from edge.models.registry import ModelConfig
 from edge.models.stats import count_macs, count_params
-from edge.preprocess import verification_inputs
-from edge.quiet import captured_output
 
 
 @dataclass

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from edge.errors import EdgeError
-from edge.models.registry import suggest
+from common.errors import EdgeError, suggest
+from quant.config import QuantConfig, recipe_fields
 from quant.prune.config import PruneConfig
 
 
@@ -34,25 +34,25 @@ class ModelSection:
         return self.name or self.factory
 
 
-@dataclass(frozen=True)
-class QuantSection:
-    """How to quantize (with `quant: int8`): calibration data, what stays float, the accuracy budget."""
-    calib: str | None = None             # folder of images or .npy/.npz, relative to the recipe
-    calib_samples: int = 32
-    keep_float_ops: list[str] = field(default_factory=list)      # op types, e.g. softmax, layer_norm
-    keep_float_modules: list[str] = field(default_factory=list)  # module names, e.g. stages.3, head
-    max_drop: float | None = None        # top-1 points
-    eval_data: str | None = None         # labelled image folder
-    io: str = "float"                    # litert: int8 for full-integer I/O
-    tune_latency: str | None = None      # host | adb[:SERIAL]: keep float the op types timed faster in float there
-    tune_runner: str | None = None       # adb: the phone's edge_bench (relative to the recipe) or app
-    deploy_cpu: str = "arm64"            # arm64 | x86-vnni | x86-avx2 | host: picks the int8 format (ONNX)
+def _quant_section() -> type:
+    """How to quantize (with `quant: int8`): the QuantConfig fields a recipe may set, with their defaults
+    (calibration data, what stays float, the accuracy budget, the deployment CPU...). Paths in it are
+    relative to the recipe. Tuples are written as YAML lists (or "a,b" strings)."""
+    hints = typing.get_type_hints(QuantConfig)
+
+    def section_hint(name):
+        hint = hints[name]
+        return list[str] if typing.get_origin(hint) is tuple else hint
 
     def to_kwargs(self) -> dict:
-        return {"calib": self.calib, "calib_samples": self.calib_samples, "keep_float_ops": tuple(self.keep_float_ops),
-                "keep_float_modules": tuple(self.keep_float_modules), "max_drop": self.max_drop,
-                "eval_data": self.eval_data, "io": self.io, "tune_latency": self.tune_latency,
-                "tune_runner": self.tune_runner, "deploy_cpu": self.deploy_cpu}
+        return {f.name: tuple(v) if isinstance(v := getattr(self, f.name), list) else v
+                for f in dataclasses.fields(self)}
+    return dataclasses.make_dataclass(
+        "QuantSection", [(f.name, section_hint(f.name), field(default=f.default)) for f in recipe_fields()],
+        frozen=True, namespace={"to_kwargs": to_kwargs, "__doc__": _quant_section.__doc__, "__module__": __name__})
+
+
+QuantSection = _quant_section()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import re
 import shutil
 from pathlib import Path
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 
 _PARTIAL = re.compile(r"^\..+\.(?:partial|old)-(\d+)")
 

@@ -14,8 +14,8 @@ import argparse
 import time
 
 import torch
-from edge.digits import DIGITS_INPUT_SIZE, digits_model, digits_tensors, top1, train
 
+from edge.digits import DIGITS_INPUT_SIZE, digits_model, digits_tensors, top1, train
 from edge.models.stats import count_macs, count_params
 from quant.prune import IMPORTANCES, prune
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edge.errors import EdgeError
-from edge.preprocess import IMAGE_SUFFIXES, SAMPLE_IMAGES, preprocess_image
+from common.errors import EdgeError
+from common.preprocess import IMAGE_SUFFIXES, SAMPLE_IMAGES, preprocess_image
 
 SYNTHETIC_WARNING = ("no calibration data given: int8 ranges come from random crops of edge's sample photographs, "
                      "not from your data; accuracy on your images may be worse. Pass --calib DIR (images) or "

@@ -7,7 +7,7 @@ quantizer. Overrides go from general to specific: `keep_float_ops` (op types suc
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from quant.deploy_cpu import DEPLOY_CPUS
 
@@ -33,21 +33,51 @@ OP_TYPES = {
 }
 
 
+def option(default, flag: str | None = None, help: str = "", *, recipe: bool = True, manifest: bool = False,
+           **argparse_options):
+    """A QuantConfig field and everything said about it once: its command-line flag and help (edge's CLI
+    builds the option from them), whether a recipe's `quantization:` section may set it, and whether
+    the manifest's quant section records it."""
+    meta = {"flag": flag, "help": help, "recipe": recipe, "manifest": manifest, "argparse": argparse_options}
+    if isinstance(default, (dict, list)):
+        return field(default_factory=type(default), compare=False, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass(frozen=True)
 class QuantConfig:
-    scheme: str = "fp32"
-    calib: str | None = None            # image folder, .npy/.npz, or None for synthetic inputs (warned)
-    calib_samples: int = 32
-    io: str = "float"                   # litert: "int8" gives a full-integer model with int8 input/output
-    keep_float_ops: tuple[str, ...] = ()
-    keep_float_modules: tuple[str, ...] = ()
-    max_drop: float | None = None       # top-1 points (with eval data) or cosine budget (without)
-    eval_data: str | None = None        # labelled image folder for the top-1 drop
-    auto_mixed: bool = True             # let the sensitivity analysis put parts back to float
-    tune_latency: str | None = None     # time op types float vs int8 on "host" or "adb[:SERIAL]" (quant/latency.py)
-    tune_runner: str | None = None      # adb: edge_bench built for the phone, or "app" (android_demo)
-    deploy_cpu: str = "arm64"           # the CPU the int8 kernels will run on (quant/deploy_cpu.py)
-    extra: dict = field(default_factory=dict, compare=False)
+    scheme: str = option("fp32", "--quant", "precision (default fp32). int8: static W8A8 with per-channel weights, "
+                         "our best plan per backend; fp16: litert, coreml; w8, pal4, pal6: Core ML weight-only int8 "
+                         "and 4/6-bit palettization", recipe=False, manifest=True, choices=SCHEMES)
+    calib: str | None = option(None, "--calib", "int8 calibration data: a folder of images (the model's "
+                               "preprocessing is applied) or a .npy/.npz of preprocessed (N,C,H,W) tensors; without "
+                               "it, crops of edge's sample photographs are used, with a warning", metavar="DIR|FILE")
+    calib_samples: int = option(32, "--calib-samples", "calibration inputs to use (default 32)", metavar="N")
+    io: str = option("float", "--int8-io", "litert int8: int8 input and output tensors (default float)",
+                     manifest=True)
+    keep_float_ops: tuple[str, ...] = option((), "--keep-float", "op types (" + ", ".join(OP_TYPES) + ") or "
+                                             "module names (e.g. stages.3.blocks.0, head) to leave in float",
+                                             manifest=True, metavar="NAME[,NAME]")
+    keep_float_modules: tuple[str, ...] = option((), manifest=True)  # set through --keep-float too
+    max_drop: float | None = option(None, "--max-drop", "put the most sensitive parts back to float until the "
+                                    "top-1 drop on --eval-data (or the top-1 disagreement with fp32 on the "
+                                    "calibration inputs, without it) is within POINTS", manifest=True,
+                                    type=float, metavar="POINTS")
+    eval_data: str | None = option(None, "--eval-data", "labelled image folder (one sub-folder per class): top-1 "
+                                   "of artifact and eager fp32 go into the manifest", metavar="DIR")
+    auto_mixed: bool = option(True, recipe=False)  # let the sensitivity analysis put parts back to float
+    tune_latency: str | None = option(None, "--tune-latency", "int8: time the op types whose int8 kernels can be "
+                                      "slower than float (depthwise convs) both ways, whole model, on this host (the "
+                                      "default) or on a phone over adb, and keep float what runs faster there",
+                                      manifest=True, nargs="?", const="host", metavar="host|adb[:SERIAL]")
+    tune_runner: str | None = option(None, "--tune-runner", "--tune-latency adb: edge_bench built for the phone, "
+                                     "or `app` for the installed android_demo (which also runs .tflite and .onnx)",
+                                     manifest=True, metavar="PATH|app")
+    deploy_cpu: str = option("arm64", "--deploy-cpu", "int8: the CPU the model will run on, which picks the int8 "
+                             "format where kernels differ (ONNX: x86 without VNNI saturates on 8-bit weights, so "
+                             "x86-avx2 gets 7-bit ones); default arm64 (phones); host = this machine's CPU",
+                             manifest=True, choices=DEPLOY_CPUS)
+    extra: dict = option({}, recipe=False)
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
@@ -79,10 +109,26 @@ class QuantConfig:
     def needs_calibration(self) -> bool:
         return self.scheme == "int8"
 
+    @property
+    def is_int8(self) -> bool:
+        return self.scheme == "int8"
+
+    def int8_only_options(self) -> list[str]:
+        """The int8-only options this config sets although its scheme is not int8 (their flags)."""
+        if self.is_int8:
+            return []
+        return [f.metadata["flag"] for f in fields(self) if f.name in ("calib", "max_drop", "tune_latency")
+                and getattr(self, f.name) is not None]
+
     def to_dict(self) -> dict:
-        return {"scheme": self.scheme, "io": self.io, "keep_float_ops": list(self.keep_float_ops),
-                "keep_float_modules": list(self.keep_float_modules), "max_drop": self.max_drop,
-                "tune_latency": self.tune_latency, "tune_runner": self.tune_runner, "deploy_cpu": self.deploy_cpu}
+        """The manifest's record of the request."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in fields(self) if f.metadata["manifest"]}
+
+
+def recipe_fields() -> list:
+    """The fields a recipe's `quantization:` section may set (edge.recipe builds the section from them)."""
+    return [f for f in fields(QuantConfig) if f.metadata["recipe"]]
 
 
 def check_tune_device(device: str, runner: str | None) -> None:

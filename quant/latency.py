@@ -5,7 +5,7 @@ XNNPACK's QC8 depthwise kernels run iFormer-T's 7x7 depthwise layers 1.5-1.8x sl
 (ETDump: 1.53 ms against 0.87 ms for all of them), while ARM phones with dot-product instructions
 run int8 depthwise convs well. So the choice is measured, in context, on the machine the artifact
 is tuned on: the whole model is converted with and without the op type in float, both artifacts
-are timed interleaved in one process (edge.bench.measure, same input and threads), and the
+are timed interleaved in one process (runtimes.timing.measure, same input and threads), and the
 float-back is kept only when it is faster by more than MARGIN. Numerics can only get closer to
 fp32 by it; the parity check still runs on the final artifact.
 
@@ -16,8 +16,10 @@ adb, or the android_demo app for .tflite/.onnx), alternating them for ROUNDS rou
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -25,39 +27,39 @@ import torch
 from quant.config import QuantConfig
 from quant.pt2e import op_types_of
 
-# Op types whose int8 kernels are slower than float on some CPUs, per backend, tried in this order.
-CANDIDATES = {"xnnpack": ("depthwise",), "onnx": ("depthwise",), "litert": ("depthwise",)}
 MARGIN = 0.03   # a float-back must save more than 3% of the model's latency to be kept
 RUNS = 40
 ROUNDS = 2        # on a phone: int8, float, int8, float (each a runner launch)
 HOST_ROUNDS = 5   # on the host: interleaved rounds of RUNS / 5 runs each
 
 
-def candidates_for(target: str, program: torch.export.ExportedProgram, qconfig: QuantConfig) -> list[str]:
-    """The backend's candidates that occur in the program and are not already float."""
+def candidates_for(candidates: tuple[str, ...], program: torch.export.ExportedProgram,
+                   qconfig: QuantConfig) -> list[str]:
+    """The backend's candidate op types (its Target's latency_candidates) that occur in the program
+    and are not already float."""
     present = {t for node in program.graph.nodes for t in op_types_of(node)}
-    return [op for op in CANDIDATES.get(target, ()) if op in present and op not in qconfig.keep_float_ops]
+    return [op for op in candidates if op in present and op not in qconfig.keep_float_ops]
 
 
-def tune_latency(prepared, program, target: str, qconfig: QuantConfig, calibration: list[torch.Tensor],
-                 workdir: Path, threads: int | None = None, say=lambda msg: None,
-                 options: dict | None = None) -> tuple[QuantConfig, dict, tuple | None]:
-    """Returns the config with the float-backs that measured faster, the record for the manifest, and
-    (path, ExportOutcome) of the trial already converted with that config (under workdir), if any."""
-    from edge.bench import convert
-    from edge.targets import TARGETS
+def tune_latency(program, candidates: tuple[str, ...], qconfig: QuantConfig, convert: Callable, suffix: str,
+                 workdir: Path, feed, threads: int | None = None,
+                 say=lambda msg: None) -> tuple[QuantConfig, dict, tuple | None]:
+    """`convert(config, path)` writes the backend's artifact (`suffix`) with that config and returns its
+    ExportOutcome; `feed` is the input it is timed on. Returns the config with the float-backs that
+    measured faster, the record for the manifest, and (path, ExportOutcome) of the trial already
+    converted with that config (under workdir), if any."""
     device = qconfig.tune_latency or "host"
     trials, converted = [], {}
-    for op in candidates_for(target, program, qconfig):
+    for op in candidates_for(candidates, program, qconfig):
         trial = dataclasses.replace(qconfig, keep_float_ops=qconfig.keep_float_ops + (op,))
         say(f"timing int8 against int8 with {op} in float on {device}")
         paths = {}
         for name, config in (("int8", qconfig), ("float", trial)):
             if config not in converted:
-                path = workdir / f"trial{len(converted)}{TARGETS[target].suffix}"
-                converted[config] = (path, convert(prepared, program, target, path, config, calibration, options))
+                path = workdir / f"trial{len(converted)}{suffix}"
+                converted[config] = (path, convert(config, path))
             paths[name] = converted[config][0]
-        rounds = time_artifacts(paths, device, qconfig.tune_runner, threads, prepared.verify_inputs[0].numpy())
+        rounds = time_artifacts(paths, device, qconfig.tune_runner, threads, feed)
         med = {name: round(statistics.median(r), 3) for name, r in rounds.items()}
         won = sum(f < i for f, i in zip(rounds["float"], rounds["int8"]))
         # faster by the margin overall and in every round: noise must not flip a decision
@@ -78,8 +80,8 @@ def tune_latency(prepared, program, target: str, qconfig: QuantConfig, calibrati
 
 def time_artifacts(paths: dict, device: str, runner: str | None, threads: int | None, feed) -> dict:
     """name -> the artifact's median latency in ms in each round, on the device."""
-    from edge.errors import EdgeError
-    from edge.quiet import captured_output
+    from common.errors import EdgeError
+    from common.quiet import captured_output
     from runtimes import ArtifactError, ProfileError, RuntimeUnavailable
     try:
         with captured_output():  # the runtimes announce their thread pools on stderr
@@ -91,16 +93,16 @@ def time_artifacts(paths: dict, device: str, runner: str | None, threads: int | 
 
 
 def _per_round(samples: list[float], rounds: int) -> list[float]:
-    """Median of each round's samples (edge.bench.measure appends them round after round)."""
+    """Median of each round's samples (runtimes.timing.measure appends them round after round)."""
     size = max(1, len(samples) // rounds)
     return [statistics.median(samples[i:i + size]) for i in range(0, size * (len(samples) // size), size)]
 
 
 def _time_on_host(paths: dict, threads: int | None, feed) -> dict:
-    from edge.bench import measure
     from runtimes import open_session
+    from runtimes.timing import measure
     sessions = {name: open_session(path, threads or os.cpu_count()) for name, path in paths.items()}
-    times = measure({name: (lambda s: lambda: s.run([feed]))(s) for name, s in sessions.items()}, runs=RUNS, warmup=5,
+    times = measure({name: functools.partial(s.run, [feed]) for name, s in sessions.items()}, runs=RUNS, warmup=5,
                     rounds=HOST_ROUNDS)
     return {name: _per_round(t, HOST_ROUNDS) for name, t in times.items()}
 

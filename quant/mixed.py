@@ -14,8 +14,8 @@ consumer of the dequantized value or the producer of the quantized one -- is sti
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch.fx import GraphModule, Node
@@ -97,7 +97,7 @@ class Reference:
     candidates: list[Candidate] = field(default_factory=list)
 
     @classmethod
-    def build(cls, model: GraphModule, inputs, fp32_logits, labels=None, probes=None, fp32_probes=None) -> "Reference":
+    def build(cls, model: GraphModule, inputs, fp32_logits, labels=None, probes=None, fp32_probes=None) -> Reference:
         model = as_fake_quant(model)
         owners = [n for n in model.graph.nodes if n.op == "call_function" and not is_quant_node(n)
                   and any(is_quant_node(a) for a in list(n.args) + list(n.users) if isinstance(a, Node))]

@@ -205,7 +205,8 @@ def quantize_qdq(model, out_path: Path, calibration, placement: Placement, input
     percentile of |x| -- whose int8 model is closer to the fp32 one on the calibration inputs (mean
     SQNR of the outputs, run with `session_config` as verification will). Returns that choice and both scores."""
     import onnxruntime as ort
-    from edge.verify import compare
+
+    from common.compare import compare
     # float inputs as float32; a uint8 input form (edge --input-form nhwc-uint8) keeps its pixels
     feeds = [{input_name: np.ascontiguousarray(x.numpy(), dtype=np.float32 if x.is_floating_point() else None)}
              for x in calibration]

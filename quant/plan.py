@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from pathlib import Path
 
 import torch
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 from quant.config import QuantConfig
 
-QUANTIZER_OF = {"xnnpack": "quant.xnnpack:xnnpack_quantizer", "litert": "quant.litert:litert_quantizer"}
 REFERENCE_QUANTIZER = "quant.xnnpack:xnnpack_quantizer"
 SEARCH_IMAGES = 256  # labelled images used while searching (the final artifact is measured on all)
 PROBES = 8           # inputs (each from verification and calibration) the per-part SQNR is measured on
@@ -30,29 +28,22 @@ class LabelledSet:
     source: str
 
 
-def load_labelled(data_dir, config, labels: list[str] | None, limit: int | None = None) -> LabelledSet:
-    from edge.evaluate import _preprocess, labelled_images
-    samples, _ = labelled_images(Path(data_dir), labels, config.num_classes)
-    samples = samples[:limit] if limit else samples
-    inputs = [_preprocess(path, config, data_dir) for path, _ in samples]
-    return LabelledSet(inputs, torch.tensor([y for _, y in samples]), str(data_dir))
-
-
-def quantizer_for(target: str, qconfig: QuantConfig):
-    module, _, fn = QUANTIZER_OF.get(target, REFERENCE_QUANTIZER).partition(":")
+def quantizer_for(quantizer: str, qconfig: QuantConfig):
+    """`quantizer`: "module:function" building the backend's pt2e quantizer ("" for the reference one)."""
+    module, _, fn = (quantizer or REFERENCE_QUANTIZER).partition(":")
     return getattr(importlib.import_module(module), fn)(qconfig.keep_float_ops, qconfig.keep_float_modules)
 
 
-def plan_mixed_precision(program, target: str, qconfig: QuantConfig, calibration: list[torch.Tensor],
+def plan_mixed_precision(program, quantizer: str, qconfig: QuantConfig, calibration: list[torch.Tensor],
                          fp32_model: torch.nn.Module, check_inputs: list[torch.Tensor],
                          labelled: LabelledSet | None, say=lambda msg: None) -> tuple[QuantConfig, dict]:
     """Returns the config with the float-back decisions added, and the plan record for the manifest."""
+    from common.quiet import captured_output
     from quant.mixed import Reference, plan_within, sensitivity, summary
     from quant.pt2e import simulate
-    from edge.quiet import captured_output
     say("calibrating the reference int8 model for the sensitivity analysis")
     with captured_output():
-        reference = simulate(program, quantizer_for(target, qconfig), calibration, fold_quantize=False)
+        reference = simulate(program, quantizer_for(quantizer, qconfig), calibration, fold_quantize=False)
     inputs = labelled.inputs[:SEARCH_IMAGES] if labelled else list(check_inputs) + list(calibration)
     labels = labelled.labels[:SEARCH_IMAGES] if labelled else None
     probes = list(check_inputs)[:PROBES] + list(calibration)[:PROBES]
@@ -77,6 +68,6 @@ def plan_mixed_precision(program, target: str, qconfig: QuantConfig, calibration
                                                                      + tuple(plan["keep_float_modules"]))))
     record = {"decided_by": f"--max-drop {qconfig.max_drop}: sensitivity analysis, greedy float-back",
               "measured_on": measured_on,
-              "sensitivity_quantizer": QUANTIZER_OF.get(target, REFERENCE_QUANTIZER + " (reference for " + target + ")"),
+              "sensitivity_quantizer": quantizer or REFERENCE_QUANTIZER + " (reference: the backend quantizes outside PyTorch)",
               **{k: plan[k] for k in ("drop_points", "steps", "sensitivity", "block_depth")}}
     return new, record

@@ -7,7 +7,7 @@ by a node filter built from the quant plan (what stays float); the quantizer is 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch.fx import Node

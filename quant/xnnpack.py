@@ -16,8 +16,10 @@ FLOAT_BY_BACKEND = ("matmul", "softmax", "layer_norm")
 
 
 def xnnpack_quantizer(keep_ops=(), keep_modules=(), observer: str = "minmax"):
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (XNNPACKQuantizer,
-                                                                          get_symmetric_quantization_config)
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
     config = get_symmetric_quantization_config(is_per_channel=True)
     if observer == "minmax":
         from torchao.quantization.pt2e.observer import MinMaxObserver
@@ -32,8 +34,7 @@ def _with_sigmoid_tables(inner, activation_spec, may_quantize):
     """The XNNPACK quantizer, plus sigmoids annotated with their fixed output range when every reader
     is already int8 (the SiLU multiply): XNNPACK then runs the sigmoid as an int8 table."""
     import torch
-    from torchao.quantization.pt2e.quantizer import (FixedQParamsQuantizationSpec, QuantizationAnnotation,
-                                                     Quantizer)
+    from torchao.quantization.pt2e.quantizer import FixedQParamsQuantizationSpec, QuantizationAnnotation, Quantizer
     unit_range = FixedQParamsQuantizationSpec(dtype=torch.int8, quant_min=-128, quant_max=127, scale=1.0 / 256,
                                               zero_point=-128, qscheme=torch.per_tensor_affine)
     key = "quantization_annotation"

@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 from runtimes.base import ProfileError
+from runtimes.checks import check_counts, check_taskset
 from runtimes.formats import check_complete, detect_format
 from runtimes.record import artifact_facts, parse_record, validate_record
 
@@ -67,7 +68,7 @@ class Adb:
         self.timeout = timeout
 
     def _run(self, args: list[str], what: str, timeout: float | None = None) -> subprocess.CompletedProcess:
-        argv = [self.exe] + (["-s", self.serial] if self.serial else []) + args
+        argv = [str(self.exe)] + (["-s", self.serial] if self.serial else []) + args
         try:
             return _run_in_group(argv, timeout or self.timeout)
         except subprocess.TimeoutExpired:
@@ -156,15 +157,6 @@ def parse_device(spec: str) -> tuple[str, str | None]:
     return kind, ident or None
 
 
-def check_taskset(mask: str | None) -> str | None:
-    if mask is None:
-        return None
-    if not re.fullmatch(r"(0x)?[0-9a-fA-F]{1,16}", mask) or int(mask, 16) == 0:
-        raise ProfileError(f"--taskset takes a hexadecimal CPU mask such as f0 (the big cores of many phones); "
-                           f"got {mask!r}.")
-    return mask
-
-
 def elf_abi(path: Path) -> str | None:
     """The Android ABI an ELF executable is built for, or None when it is not ELF."""
     with open(path, "rb") as f:
@@ -209,7 +201,6 @@ def profile_adb(path: str | Path, runner: str | Path | None, serial: str | None 
                 timeout: float = 600.0, keep_etdump: Path | None = None, adb_exe: str | None = None) -> dict:
     """Measure one .pte on an Android device with the native runner; returns a validated record."""
     from runtimes.opprofile import summarize_etdump
-    from runtimes.profile import check_counts
     check_counts(runs, warmup, threads)
     taskset = check_taskset(taskset)
     if cooldown < 0:

@@ -14,8 +14,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from runtimes.adb import (APP_ACTIVITY, APP_ERROR_SUFFIX, APP_FILES_DIR, APP_FORMATS, APP_PACKAGE, APP_RECORD, Adb,
-                          _last_line, android_device, battery_temp_c, device_facts)
+from runtimes.adb import (
+    APP_ACTIVITY,
+    APP_ERROR_SUFFIX,
+    APP_FILES_DIR,
+    APP_FORMATS,
+    APP_PACKAGE,
+    APP_RECORD,
+    Adb,
+    _last_line,
+    android_device,
+    battery_temp_c,
+    device_facts,
+)
 from runtimes.base import ProfileError
 from runtimes.formats import check_complete, detect_format
 from runtimes.record import artifact_facts, parse_record, validate_record
@@ -100,7 +111,7 @@ def profile_adb_app(path: str | Path, serial: str | None = None, runs: int = 50,
                     threads: int | None = None, cooldown: float = 0.0, timeout: float = 600.0,
                     adb_exe: str | None = None, poll: float = 0.5) -> dict:
     """Measure one artifact with android_demo's benchmark mode; returns a validated record."""
-    from runtimes.profile import check_counts
+    from runtimes.checks import check_counts
     check_counts(runs, warmup, threads)
     if cooldown < 0:
         raise ProfileError(f"--cooldown cannot be negative; got {cooldown}.")

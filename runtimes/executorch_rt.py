@@ -16,20 +16,21 @@ def pte_instruction_counts(path: str | Path) -> dict:
     from executorch.exir._serialize._program import deserialize_pte_binary
     program = deserialize_pte_binary(Path(path).read_bytes())
     program = getattr(program, "program", program)
-    counts = {"delegate_calls": 0, "kernel_calls": 0, "kernel_ops": {}}
+    kernel_ops: dict[str, int] = {}
+    delegate_calls = kernel_calls = 0
     # constant methods (an export's metadata) are plans too; count the model's own
     plan = next((p for p in program.execution_plan if p.name == "forward"), program.execution_plan[0])
     for chain in plan.chains:
         for ins in chain.instructions:
             kind = type(ins.instr_args).__name__
             if kind == "DelegateCall":
-                counts["delegate_calls"] += 1
+                delegate_calls += 1
             elif kind == "KernelCall":
-                counts["kernel_calls"] += 1
+                kernel_calls += 1
                 op = plan.operators[ins.instr_args.op_index]
                 key = op.name + (f".{op.overload}" if op.overload else "")
-                counts["kernel_ops"][key] = counts["kernel_ops"].get(key, 0) + 1
-    return counts
+                kernel_ops[key] = kernel_ops.get(key, 0) + 1
+    return {"delegate_calls": delegate_calls, "kernel_calls": kernel_calls, "kernel_ops": kernel_ops}
 
 
 # ExecuTorch ScalarType codes (c10 numbering)
@@ -43,8 +44,8 @@ def _spec(name: str, meta) -> TensorSpec:
 
 class ExecuTorchSession:
     def __init__(self, path: str | Path, threads: int | None = None):
-        from executorch.runtime import Runtime
         import executorch.extension.pybindings.portable_lib as portable
+        from executorch.runtime import Runtime
         if threads:  # XNNPACK runs on ExecuTorch's own threadpool, not torch's
             portable._unsafe_reset_threadpool(threads)
         threads = portable._threadpool_get_thread_count()

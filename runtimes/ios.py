@@ -20,8 +20,8 @@ import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from runtimes.base import ProfileError
 from runtimes.formats import check_complete, detect_format
@@ -125,7 +125,7 @@ def profile_ios(path: str | Path, udid: str | None = None, app: str | Path | Non
                 warmup: int = 10, threads: int | None = None, bundle: str = BUNDLE_ID, timeout: float = 900.0,
                 run: Run = _subprocess_run) -> dict:
     """Measure one artifact with the iOS demo app; returns a validated record."""
-    from runtimes.profile import check_counts
+    from runtimes.checks import check_counts
     check_counts(runs, warmup, threads)
     path = Path(path)
     fmt = detect_format(path)

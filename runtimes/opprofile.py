@@ -80,10 +80,10 @@ def summarize_ort_profile(trace_path: str | Path) -> dict:
         raise ProfileError(f"onnxruntime profile {str(trace_path)!r} cannot be read ({e}).") from None
     per_node: dict[str, list[float]] = defaultdict(list)
     op_of: dict[str, str] = {}
-    for e in events:
-        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
-            per_node[e["name"]].append(e["dur"] / 1e3)
-            op_of[e["name"]] = e.get("args", {}).get("op_name", "?")
+    for event in events:
+        if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
+            per_node[event["name"]].append(event["dur"] / 1e3)
+            op_of[event["name"]] = event.get("args", {}).get("op_name", "?")
     if not per_node:
         return unavailable("the onnxruntime profile holds no node events")
     runs = max(len(v) for v in per_node.values())

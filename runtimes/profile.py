@@ -16,18 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from runtimes.base import ProfileError, Session
+from runtimes.checks import check_counts, check_taskset
 from runtimes.formats import check_complete, detect_format
-from runtimes.record import (RUNTIME_OF_FORMAT, SCHEMA_ID, artifact_facts, host_device, now_iso, summarize,
-                             validate_record)
-
-
-def check_counts(runs: int, warmup: int, threads: int | None) -> None:
-    if runs < 1:
-        raise ProfileError(f"--runs must be at least 1 (50 or more for a number worth quoting); got {runs}.")
-    if warmup < 0:
-        raise ProfileError(f"--warmup cannot be negative; got {warmup}.")
-    if threads is not None and threads < 1:
-        raise ProfileError(f"--threads must be at least 1; got {threads}.")
+from runtimes.record import (
+    RUNTIME_OF_FORMAT,
+    SCHEMA_ID,
+    artifact_facts,
+    host_device,
+    now_iso,
+    summarize,
+    validate_record,
+)
 
 
 def _status_bytes(key: str) -> int | None:
@@ -131,7 +130,7 @@ def make_inputs(manifest: dict | None, session: Session, seed: int = 0) -> tuple
 def time_runs(session: Session, inputs: list[np.ndarray], warmup: int, runs: int) -> tuple[list[float], float]:
     """(timed samples in ms, the first inference in ms). The collector is off so it cannot land in a sample."""
     samples = []
-    first = None
+    first = 0.0
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -139,7 +138,7 @@ def time_runs(session: Session, inputs: list[np.ndarray], warmup: int, runs: int
             start = time.perf_counter_ns()
             session.run(inputs)
             ms = (time.perf_counter_ns() - start) / 1e6
-            first = ms if first is None else first
+            first = ms if i == 0 else first
             if i >= warmup:
                 samples.append(round(ms, 4))
     finally:
@@ -223,8 +222,7 @@ def cpus_of_mask(mask: str | None) -> set[int] | None:
     """CPUs a hexadecimal taskset mask selects, checked against the CPUs this process may use."""
     if mask is None:
         return None
-    from runtimes.adb import check_taskset
-    bits = int(check_taskset(mask), 16)
+    bits = int(check_taskset(mask) or "0", 16)
     cpus = {i for i in range(bits.bit_length()) if bits >> i & 1}
     if not hasattr(os, "sched_setaffinity"):
         raise ProfileError("--taskset on the host needs Linux (sched_setaffinity).")

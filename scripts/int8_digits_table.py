@@ -11,8 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from common.errors import EdgeError
 from edge.digits import DIGITS_DIR, DIGITS_INPUT_SIZE, DIGITS_MODELS, write_image_folder
-from edge.errors import EdgeError
 from edge.export import export
 from edge.targets import TARGETS
 from quant.config import QuantConfig

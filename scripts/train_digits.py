@@ -20,8 +20,16 @@ from pathlib import Path
 import torch
 
 from edge import models
-from edge.digits import DIGITS_DIR, DIGITS_INPUT_SIZE, DIGITS_MODELS, RESULTS_FILE, digits_model, digits_tensors, \
-    top1, train
+from edge.digits import (
+    DIGITS_DIR,
+    DIGITS_INPUT_SIZE,
+    DIGITS_MODELS,
+    RESULTS_FILE,
+    digits_model,
+    digits_tensors,
+    top1,
+    train,
+)
 from edge.manifest import write_json_atomic
 
 # Per model: epochs and peak learning rate (AdamW, warm-up 1 epoch then cosine; batch 64).
@@ -88,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         xt, yt = digits_tensors(model.config, "test")
         start = time.perf_counter()
         train(model, x, y, settings["epochs"], lr=settings["lr"], seed=0,
-              log=lambda msg: print(f"  {name} {msg} ({time.perf_counter() - start:.0f} s)", flush=True))
+              log=lambda msg: print(f"  {name} {msg} ({time.perf_counter() - start:.0f} s)", flush=True))  # noqa: B023 (called during this iteration)
         seconds = time.perf_counter() - start
         fp32 = top1(model, xt, yt)
         save_fp16(model, DIGITS_DIR / f"{name}.safetensors")

@@ -97,8 +97,8 @@ class RayCluster:
 
     def nodes(self, want: int, timeout: float = 90.0) -> list[dict]:
         """The alive nodes, once `want` of them have joined (asked from a fresh process: one ray.init each)."""
-        code = ("import json, ray; ray.init(address=%r, log_to_driver=False); "
-                "print(json.dumps([n for n in ray.nodes() if n['Alive']]))" % self.address)
+        code = (f"import json, ray; ray.init(address={self.address!r}, log_to_driver=False); "
+                "print(json.dumps([n for n in ray.nodes() if n['Alive']]))")
         deadline = time.time() + timeout
         while time.time() < deadline:
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=self.env,

@@ -9,8 +9,15 @@ import pytest
 from runtimes import ProfileError
 from runtimes.adb import parse_device, runner_command
 from runtimes.record import validate_record
-from tests.profiling_support import (REPO, adb_calls, copy_with_manifest, native_runner, run_cli, small_artifact,
-                                     use_fake_adb)
+from tests.profiling_support import (
+    REPO,
+    adb_calls,
+    copy_with_manifest,
+    native_runner,
+    run_cli,
+    small_artifact,
+    use_fake_adb,
+)
 
 SERIAL = "lab phone 'A'"
 NASTY_STEM = "it's my model $(touch PWNED); v1"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from edge import demo_assets
-from runtimes.adb import (APP_ACTIVITY, APP_ERROR_SUFFIX, APP_FILES_DIR, APP_FORMATS, APP_PACKAGE, APP_RECORD)
+from runtimes.adb import APP_ACTIVITY, APP_ERROR_SUFFIX, APP_FILES_DIR, APP_FORMATS, APP_PACKAGE, APP_RECORD
 from runtimes.adb_app import _APP_MANIFEST_NOTES, app_start_command
 from runtimes.record import sha256_file, validate_record
 from tests.demo_sources import ANDROID_SOURCES, kotlin_constants

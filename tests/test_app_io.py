@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from edge.cli import read_labels
-from edge.errors import EdgeError, ExportError
+from common.compare import compare
+from common.errors import EdgeError
+from common.preprocess import SAMPLE_IMAGES, _resize_and_crop, preprocess_image
 from edge.export import export_targets
-from edge.preprocess import SAMPLE_IMAGES, _resize_and_crop, preprocess_image
-from edge.verify import compare
+from edge.loading import read_labels
 from quant.config import QuantConfig
 from tests.quant_support import input_dependent
 
@@ -55,7 +55,8 @@ def eager_logits(model) -> list[np.ndarray]:
 def mediapipe_top5(path, model) -> list[list[str]]:
     """MediaPipe Tasks' ImageClassifier with no options but the model path and max results: the labels and
     the normalization come from the model's metadata alone."""
-    from mediapipe import Image as MpImage, ImageFormat
+    from mediapipe import Image as MpImage
+    from mediapipe import ImageFormat
     from mediapipe.tasks.python import BaseOptions, vision
     options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)), max_results=5)
     with vision.ImageClassifier.create_from_options(options) as classifier:

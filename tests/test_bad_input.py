@@ -280,10 +280,10 @@ def test_disk_full_while_committing_rolls_back_every_file(tmp_path, capsys, monk
     """ENOSPC as the manifest is written: the artifact, .ort and operator config stay out of sight."""
     import errno
 
-    import edge.export
+    import edge.export_steps
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
-    monkeypatch.setattr(edge.export, "write_json", full)
+    monkeypatch.setattr(edge.export_steps, "write_json", full)
     out = tmp_path / "out"
     out.mkdir()
     _, line = _run_one(capsys, monkeypatch, EXPORT + ["-o", str(out)], tmp_path)

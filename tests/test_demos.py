@@ -23,14 +23,24 @@ import jsonschema
 import pytest
 import yaml
 
+from common.errors import EdgeError
 from edge import demo_assets
-from edge.errors import EdgeError
-from edge.manifest import load_schema as manifest_schema, sha256_of, size_of
+from edge.manifest import load_schema as manifest_schema
+from edge.manifest import sha256_of, size_of
 from runtimes import ios
-from runtimes.record import check_stats, load_schema as record_schema, summarize, validate_record
+from runtimes.record import check_stats, summarize, validate_record
+from runtimes.record import load_schema as record_schema
 from tests.demo_schema_check import sample_document, schema_problems, summarize_like_the_apps
-from tests.demo_sources import (ANDROID_SOURCES, IOS_SOURCES, REPO, kotlin_constants, kotlin_declarations,
-                                swift_constants, swift_declarations, syntax_errors)
+from tests.demo_sources import (
+    ANDROID_SOURCES,
+    IOS_SOURCES,
+    REPO,
+    kotlin_constants,
+    kotlin_declarations,
+    swift_constants,
+    swift_declarations,
+    syntax_errors,
+)
 
 ANDROID = REPO / "android_demo"
 IOS = REPO / "ios_demo"

@@ -9,12 +9,22 @@ from PIL import Image
 from safetensors import safe_open
 from torch import nn
 
+from common.errors import EdgeError
+from common.preprocess import SAMPLE_IMAGES, preprocess_image
 from edge import digits
-from edge.digits import (DIGITS_DIR, DIGITS_INPUT_SIZE, DIGITS_MODELS, digits_images, digits_model, digits_tensors,
-                         recorded_top1, top1, train, write_image_folder)
-from edge.errors import EdgeError
+from edge.digits import (
+    DIGITS_DIR,
+    DIGITS_INPUT_SIZE,
+    DIGITS_MODELS,
+    digits_images,
+    digits_model,
+    digits_tensors,
+    recorded_top1,
+    top1,
+    train,
+    write_image_folder,
+)
 from edge.models import create
-from edge.preprocess import SAMPLE_IMAGES, preprocess_image
 
 
 class _Configs(dict):

@@ -66,12 +66,12 @@ def test_pte_runs_one_delegate_call_and_no_portable_kernel(exported):
 
 def test_naive_export_reports_what_xnnpack_leaves_out_and_why(tmp_path):
     """Without fallbacks, LayerNorm stays outside the delegate; the coverage says so, with a reason."""
-    from edge.coverage import xnnpack_coverage
+    from edge.coverage import target_coverage
     from edge.lowering import apply_lowerings
     from edge.prepare import export_program
-    program, _ = apply_lowerings(export_program(TinyViT().eval(), (torch.randn(1, 3, 32, 32),)), "xnnpack",
+    program, _ = apply_lowerings(export_program(TinyViT().eval(), (torch.randn(1, 3, 32, 32),)), TARGETS["xnnpack"],
                                  enabled=False)
-    cov = xnnpack_coverage(program)
+    cov = target_coverage(program, TARGETS["xnnpack"])
     assert cov["non_delegated_nodes"] == sum(op["count"] for op in cov["non_delegated_ops"]) > 0
     by_op = {op["op"]: op["reason"] for op in cov["non_delegated_ops"]}
     assert "aten.native_layer_norm.default" in by_op and all(by_op.values())

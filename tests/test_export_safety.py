@@ -5,10 +5,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import edge.verify
+import common.compare
+from common.errors import EdgeError, ExportError
 from edge import models
 from edge.cli import main
-from edge.errors import EdgeError, ExportError
 from edge.export import export, export_targets
 from edge.targets import TARGETS
 
@@ -72,7 +72,7 @@ def test_fp16_on_a_target_without_it_is_rejected(tmp_path):
 
 
 def test_failed_verification_leaves_no_artifact(tmp_path, monkeypatch):
-    monkeypatch.setitem(edge.verify.COSINE_BOUNDS, "fp32", 1.5)  # unreachable: every artifact fails
+    monkeypatch.setitem(common.compare.COSINE_BOUNDS, "fp32", 1.5)  # unreachable: every artifact fails
     with pytest.raises(ExportError, match="failed verification.*no artifact was written"):
         export("fasternet_t0", target="onnx", input_size=SIZE, out_dir=tmp_path)
     assert _files(tmp_path) == []

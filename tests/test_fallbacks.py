@@ -8,6 +8,7 @@ from edge import models
 from edge.lowering import apply_lowerings, lowering, lowerings_for
 from edge.ops import reference_local_attention, reference_partial_conv
 from edge.prepare import export_program
+from edge.targets import TARGETS
 from tests.foreign import FOREIGN_STYLES
 
 aten = torch.ops.aten
@@ -18,7 +19,7 @@ def cosine(a, b):
 
 
 def lowered(backend, op):
-    return lowerings_for(backend)[op].fn
+    return lowerings_for(TARGETS[backend])[op].fn
 
 
 ATTN_SHAPES = [(1, 4, 16, 8), (4, 1, 49, 32), (8, 2, 64, 16)]
@@ -69,7 +70,7 @@ def test_layer_norm_on_xnnpack_takes_means_as_folded_products_not_pooling():
     """No pooling (it would need NCHW<->NHWC transposes of the tokens) and no aten.full left: the
     1/C column is folded into a constant that XNNPACK takes as a fully-connected weight."""
     from torch import nn
-    program, _ = apply_lowerings(export_program(nn.LayerNorm(32).eval(), (torch.randn(2, 16, 32),)), "xnnpack")
+    program, _ = apply_lowerings(export_program(nn.LayerNorm(32).eval(), (torch.randn(2, 16, 32),)), TARGETS["xnnpack"])
     targets = {n.target for n in program.graph.nodes if n.op == "call_function"}
     assert aten.mm.default in targets and aten.full.default not in targets
     assert not {aten.avg_pool2d.default, aten.layer_norm.default} & targets
@@ -89,7 +90,7 @@ def test_conv2d_lowering_equals_torch(channels, size, k, groups, bias):
 def test_large_depthwise_conv_runs_as_depthwise_strips_on_xnnpack():
     from torch import nn
     model = nn.Sequential(nn.Conv2d(16, 16, 7, padding=3, groups=16)).eval()
-    program, applied = apply_lowerings(export_program(model, (torch.randn(1, 16, 20, 20),)), "xnnpack")
+    program, applied = apply_lowerings(export_program(model, (torch.randn(1, 16, 20, 20),)), TARGETS["xnnpack"])
     kernels = [tuple(n.args[1].meta["val"].shape[-2:]) for n in program.graph.nodes
                if n.target == aten.conv2d.default]
     assert kernels == [(7, 3), (7, 3), (7, 1)] and any(a["lowering"] == "conv2d__xnnpack" for a in applied)
@@ -115,7 +116,7 @@ def test_matmul_lowering_equals_torch(a, b):
 
 def test_index_and_copy_lowerings_equal_torch():
     x = torch.randn(3, 4, 5, 6)
-    low = lowerings_for("xnnpack")
+    low = lowerings_for(TARGETS["xnnpack"])
     torch.testing.assert_close(low[aten.select.int].fn(x, 1, -1), x.select(1, -1))
     torch.testing.assert_close(low[aten.squeeze.dim].fn(x[:, :1], 1), x[:, :1].squeeze(1))
     torch.testing.assert_close(low[aten.unsqueeze.default].fn(x, 2), x.unsqueeze(2))
@@ -137,7 +138,7 @@ def test_a_lowering_without_a_docstring_is_refused():
 
 
 def test_one_lowering_per_op_and_backend():
-    lowerings_for("xnnpack")  # import the registered lowerings first
+    lowerings_for(TARGETS["xnnpack"])  # import the registered lowerings first
     with pytest.raises(ValueError, match="already registered"):
         @lowering(aten.layer_norm.default, "xnnpack")
         def layer_norm__again(x, *args):
@@ -151,7 +152,7 @@ def xnnpack_coverage(model, size=64):
 
     from edge.targets.xnnpack.coverage import collect_rejections, delegation_coverage
     x = torch.randn(1, 3, size, size)
-    program, applied = apply_lowerings(export_program(model.eval(), (x,)), "xnnpack")
+    program, applied = apply_lowerings(export_program(model.eval(), (x,)), TARGETS["xnnpack"])
     with torch.no_grad():
         assert cosine(program.module()(x), model(x)) >= 0.99999
     with collect_rejections() as reasons:
@@ -184,7 +185,7 @@ def test_inplace_pconv_no_longer_bloats_onnx(tmp_path):
     program = export_program(model, (x,))
     counts = {}
     for enabled in (False, True):
-        lowered_program, _ = apply_lowerings(program, "onnx", enabled=enabled)
+        lowered_program, _ = apply_lowerings(program, TARGETS["onnx"], enabled=enabled)
         job = ExportJob("pconv", model, lowered_program, (x,), "fp32", tmp_path / f"{enabled}.onnx")
         counts[enabled] = export_onnx(job).coverage
     assert "ScatterND" in counts[False]["ops"] and "ScatterND" not in counts[True]["ops"]
@@ -234,7 +235,7 @@ def test_shared_high_rank_view_collapses_into_rank_4_reshapes():
             return qkv.reshape(16, 48) + qkv.reshape(2, 8, 48).reshape(16, 48) * qkv.flatten(0, 1).reshape(16, 48)
 
     x = torch.randn(16, 48)
-    program, _ = apply_lowerings(export_program(SharedView().eval(), (x,)), "coreml")
+    program, _ = apply_lowerings(export_program(SharedView().eval(), (x,)), TARGETS["coreml"])
     ranks = [n.meta["val"].dim() for n in program.graph.nodes if hasattr(n.meta.get("val"), "dim")]
     assert max(ranks) <= 4
     torch.testing.assert_close(program.module()(x), SharedView()(x))

@@ -10,8 +10,17 @@ from pathlib import Path
 import pytest
 
 from runtimes import ProfileError
-from runtimes.ios import (BUNDLE_ID, benchmark_args, copy_from_cmd, copy_to_cmd, install_cmd, launch_cmd,
-                          list_devices_cmd, pick_device, profile_ios)
+from runtimes.ios import (
+    BUNDLE_ID,
+    benchmark_args,
+    copy_from_cmd,
+    copy_to_cmd,
+    install_cmd,
+    launch_cmd,
+    list_devices_cmd,
+    pick_device,
+    profile_ios,
+)
 from runtimes.record import SCHEMA_ID, summarize, validate_record
 from tests.profiling_support import copy_with_manifest, small_artifact
 

@@ -3,8 +3,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from common.errors import EdgeError
 from edge import build_model, models
-from edge.errors import EdgeError
 from edge.loading import model_config, read_state_dict
 
 NAME, SIZE = "fasternet_t0", 64

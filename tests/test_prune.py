@@ -254,7 +254,7 @@ def test_model_whose_graph_cannot_be_traced_names_the_module(capsys, tmp_path):
 
 
 def test_recipe_prune_section_is_validated(tmp_path):
-    from edge.errors import EdgeError
+    from common.errors import EdgeError
     from edge.recipe import load_recipe
     path = tmp_path / "r.yaml"
     path.write_text("model: {name: fasternet_t0}\nprune: {ratio: 0.3, exclude: 'head_conv,stages.4'}\n")

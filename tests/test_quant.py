@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+from common.errors import EdgeError
 from edge.cli import main
 from edge.digits import DIGITS_DIR, write_image_folder
-from edge.errors import EdgeError
 from edge.export import export
 from edge.loading import build_model, model_config
 from quant.calibration import load_calibration
@@ -172,11 +172,12 @@ def test_xnnpack_int8_sigmoid_of_silu_gets_its_fixed_unit_range(keep_float_ops, 
     delegate runs it as an int8 table; keeping activations float leaves it unquantized."""
     from edge.lowering import apply_lowerings
     from edge.prepare import export_program
+    from edge.targets import TARGETS
     from quant.pt2e import simulate
     from quant.xnnpack import xnnpack_quantizer
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.SiLU(), torch.nn.Conv2d(8, 8, 1)).eval()
     x = torch.randn(1, 3, 16, 16)
-    program, _ = apply_lowerings(export_program(model, (x,)), "xnnpack")
+    program, _ = apply_lowerings(export_program(model, (x,)), TARGETS["xnnpack"])
     quantized = simulate(program, xnnpack_quantizer(keep_float_ops), [torch.randn(1, 3, 16, 16) for _ in range(4)])
     sigmoid = next(n for n in quantized.graph.nodes if n.target == torch.ops.aten.sigmoid.default)
     scales = [u.args[1] for u in sigmoid.users if "quantize_per_tensor" in str(u.target)]

@@ -5,10 +5,11 @@ module that the converter turns into Core ML quantize/dequantize ops)."""
 import pytest
 import torch
 
+from common.compare import compare
 from edge.export import export
 from edge.lowering import apply_lowerings
 from edge.prepare import prepare
-from edge.verify import compare
+from edge.targets import TARGETS
 from quant.calibration import load_calibration
 from quant.config import QuantConfig
 from quant.coreml import w8a8_quantizer
@@ -52,7 +53,7 @@ def test_w8a8_reference_numerics_track_an_input_dependent_output():
     model = input_dependent("fasternet_t0", 32)
     photos, eager = held_out_photos(model, 2)
     p = prepare(model, name="fasternet_t0")
-    program, _ = apply_lowerings(p.program, "coreml")
+    program, _ = apply_lowerings(p.program, TARGETS["coreml"])
     reference = simulate(program, w8a8_quantizer(), load_calibration(None, p.config, 3, 4).inputs)
     with torch.no_grad():
         for x, ref in zip(photos, eager):

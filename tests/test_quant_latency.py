@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from edge.export import export
+from edge.targets import TARGETS
 from quant.config import QuantConfig
 from quant.latency import MARGIN, ROUNDS, candidates_for
 
@@ -64,18 +65,18 @@ def test_both_plans_are_timed_on_a_phone_over_adb_in_alternating_rounds(tmp_path
                                             ([5.0, 5.0, 5.0, 5.0, 11.0], False)])  # the last: one round lost
 def test_float_back_is_kept_only_when_faster_by_the_margin_in_every_round(tmp_path, monkeypatch, float_ms, kept):
     """The rule alone: conversion and timing stubbed, the times given (one sample per round)."""
-    import edge.bench
     import runtimes
+    import runtimes.timing
     from edge.prepare import export_program
     from quant.latency import tune_latency
-    monkeypatch.setattr(edge.bench, "convert", lambda *a, **k: f"outcome of {a[4].keep_float_ops}")
     monkeypatch.setattr(runtimes, "open_session", lambda path, threads: SimpleNamespace(run=lambda feed: None))
-    monkeypatch.setattr(edge.bench, "measure", lambda candidates, runs, warmup, rounds: {"int8": [10.0] * 5,
-                                                                                       "float": float_ms})
+    monkeypatch.setattr(runtimes.timing, "measure", lambda candidates, runs, warmup, rounds: {"int8": [10.0] * 5,
+                                                                                           "float": float_ms})
     x = torch.randn(1, 3, 16, 16)
-    prepared = SimpleNamespace(verify_inputs=[x])
-    config, record, converted = tune_latency(prepared, export_program(DepthwiseNet().eval(), (x,)), "xnnpack",
-                                             QuantConfig(scheme="int8", keep_float_ops=("softmax",)), [x], tmp_path)
+    config, record, converted = tune_latency(export_program(DepthwiseNet().eval(), (x,)), ("depthwise",),
+                                             QuantConfig(scheme="int8", keep_float_ops=("softmax",)),
+                                             lambda config, path: f"outcome of {config.keep_float_ops}", ".pte",
+                                             tmp_path, x.numpy())
     assert record["trials"][0]["kept"] is kept
     assert config.keep_float_ops == (("softmax", "depthwise") if kept else ("softmax",))
     assert record["keep_float_ops"] == (["depthwise"] if kept else [])
@@ -87,10 +88,10 @@ def test_nothing_is_tried_when_the_op_type_is_absent_or_already_float():
     from edge.prepare import export_program
     plain = export_program(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3)).eval(), (torch.randn(1, 3, 16, 16),))
     depthwise = export_program(DepthwiseNet().eval(), (torch.randn(1, 3, 16, 16),))
-    assert candidates_for("xnnpack", plain, QuantConfig(scheme="int8")) == []
-    assert candidates_for("xnnpack", depthwise, QuantConfig(scheme="int8")) == ["depthwise"]
-    assert candidates_for("xnnpack", depthwise, QuantConfig(scheme="int8", keep_float_ops=("depthwise",))) == []
-    assert candidates_for("coreml", depthwise, QuantConfig(scheme="int8")) == []
+    assert candidates_for(TARGETS["xnnpack"].latency_candidates, plain, QuantConfig(scheme="int8")) == []
+    assert candidates_for(TARGETS["xnnpack"].latency_candidates, depthwise, QuantConfig(scheme="int8")) == ["depthwise"]
+    assert candidates_for(TARGETS["xnnpack"].latency_candidates, depthwise, QuantConfig(scheme="int8", keep_float_ops=("depthwise",))) == []
+    assert candidates_for(TARGETS["coreml"].latency_candidates, depthwise, QuantConfig(scheme="int8")) == []
 
 
 @pytest.mark.parametrize("device, runner, needle", [
@@ -106,7 +107,7 @@ def test_bad_tuning_requests_are_named(device, runner, needle):
 
 
 def test_a_failed_phone_run_is_one_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
-    from edge.errors import EdgeError
+    from common.errors import EdgeError
     from tests.profiling_support import native_runner, use_fake_adb
     use_fake_adb(tmp_path, monkeypatch, ["emulator-5554"])
     monkeypatch.setenv("FAKE_ADB_FAIL", "push")  # the phone's storage is full

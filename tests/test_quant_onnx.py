@@ -2,15 +2,16 @@
 on a model whose output depends on its input."""
 import onnx
 import pytest
-from onnx import numpy_helper
 import torch
+from onnx import numpy_helper
 
+from common.compare import compare
 from edge.export import export
 from edge.lowering import apply_lowerings
 from edge.prepare import prepare
+from edge.targets import TARGETS
 from edge.targets.base import ExportJob
 from edge.targets.onnx.exporter import export_onnx, to_onnx
-from edge.verify import compare
 from quant.calibration import load_calibration
 from quant.config import QuantConfig
 from quant.deploy_cpu import onnx_int8_format
@@ -92,7 +93,7 @@ def test_keep_float_overrides_map_to_onnx_nodes():
     """Op types and module prefixes select nodes by the aten op and module torch.onnx recorded."""
     torch.manual_seed(0)
     p = prepare("iformer_t", input_size=SIZE, num_classes=10)
-    program, _ = apply_lowerings(p.program, "onnx")
+    program, _ = apply_lowerings(p.program, TARGETS["onnx"])
     model, origins, _ = to_onnx(program, p.example_inputs)
     by_name = {n.name: n for n in model.graph.node}
     default = plan_placement(model, origins)
@@ -114,7 +115,7 @@ def test_int8_tracks_an_input_dependent_output(tmp_path, deploy_cpu):
     model = input_dependent("fasternet_t0", SIZE)
     photos, refs = held_out_photos(model)
     p = prepare(model, name="fasternet_t0")
-    program, _ = apply_lowerings(p.program, "onnx")
+    program, _ = apply_lowerings(p.program, TARGETS["onnx"])
     calibration = load_calibration(None, p.config, 3, 8).inputs
     path = tmp_path / "fasternet_t0-int8.onnx"
     outcome = export_onnx(ExportJob(path.stem, p.model, program, p.example_inputs, "int8", path,
@@ -131,7 +132,7 @@ def test_int8_weights_fit_the_deployment_cpu(tmp_path):
     """x86-avx2 gets 7-bit weights (|w| <= 64, no int16 saturation), phones full 8-bit ones."""
     torch.manual_seed(0)
     p = prepare("fasternet_t0", input_size=SIZE, num_classes=10)
-    program, _ = apply_lowerings(p.program, "onnx")
+    program, _ = apply_lowerings(p.program, TARGETS["onnx"])
     calibration = load_calibration(None, p.config, 3, 4).inputs
     peak = {}
     for cpu in ("arm64", "x86-avx2"):

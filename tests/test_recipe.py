@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from common.errors import EdgeError
 from edge.cli import main
-from edge.errors import EdgeError
 from edge.recipe import load_recipe
 
 RECIPES = sorted((Path(__file__).parent.parent / "recipes").glob("*.yaml"))

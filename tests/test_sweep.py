@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("ray", reason="edge sweep needs the sweep extra (ray)")
 
-from edge.errors import EdgeError  # noqa: E402
+from common.errors import EdgeError  # noqa: E402
 from edge.sweep import load_spec, run_sweep  # noqa: E402
 from edge.sweep.cells import expand  # noqa: E402
 from edge.sweep.report import pareto_front  # noqa: E402

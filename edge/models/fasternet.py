@@ -33,7 +33,8 @@ class FasterNet(nn.Module):
         super().__init__()
         self.config = config
         self.stem = ConvNormAct(3, embed_dim, 4, 4, act=None, padding=0)
-        stages, dim = [], embed_dim
+        stages: list[nn.Module] = []
+        dim = embed_dim
         for i, depth in enumerate(depths):
             if i > 0:  # patch merging: 2x2 stride-2 conv doubles the width
                 stages.append(ConvNormAct(dim, dim * 2, 2, 2, act=None, padding=0))
@@ -49,7 +50,7 @@ class FasterNet(nn.Module):
         x = self.pool(self.stages(self.stem(x)))
         return self.classifier(torch.flatten(self.head_act(self.head_conv(x)), 1))
 
-    def reparameterize(self) -> "FasterNet":
+    def reparameterize(self) -> FasterNet:
         return fuse_all(self)
 
 

@@ -20,12 +20,15 @@ Measured here (num_classes=1000, 224 px, edge.models.stats):
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from edge.models import layers
 from edge.models.layers import ConvNormAct, fuse_all
 from edge.models.registry import ModelConfig, register_model
+from quant.prune.config import register_unit
 
 
 class ConvFFN(nn.Module):
@@ -64,6 +67,7 @@ class RepCPE(nn.Module):
         if self.has_skip:
             # a depthwise identity is a 1 at the kernel centre of every channel
             conv = self.conv[0]
+            assert isinstance(conv, nn.Conv2d)
             c = conv.kernel_size[0] // 2
             conv.weight[:, 0, c, c] += 1.0
             self.has_skip = False
@@ -104,7 +108,7 @@ class ClassifierHead(nn.Module):
 
     def __init__(self, dim: int, num_classes: int):
         super().__init__()
-        self.norm = nn.BatchNorm1d(dim)
+        self.norm: nn.Module = nn.BatchNorm1d(dim)  # nn.Identity once fused
         self.fc = nn.Linear(dim, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -113,13 +117,13 @@ class ClassifierHead(nn.Module):
     @torch.no_grad()
     def fuse(self) -> None:
         bn = self.norm
-        if not isinstance(bn, nn.BatchNorm1d):
+        if not isinstance(bn, nn.BatchNorm1d) or bn.running_var is None or bn.running_mean is None:
             return
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         shift = bn.bias - bn.running_mean * scale
         # fc(bn(x)) = W (x*scale + shift) + b: scale W's input columns, push the shift into b
-        self.fc.bias += self.fc.weight @ shift
-        self.fc.weight *= scale[None, :]
+        self.fc.bias.add_(self.fc.weight @ shift)
+        self.fc.weight.mul_(scale[None, :])
         self.norm = nn.Identity()
 
 
@@ -128,6 +132,8 @@ def _attention_triple(dim: int, reduce: int, ffn_ratio: int) -> list[nn.Module]:
 
 
 class IFormer(nn.Module):
+    config: ModelConfig
+
     def __init__(self, dims: tuple[int, int, int, int], conv_ratio: int, ffn_ratio: int,
                  stage3_convs: int, stage3_attn: int, stage4_attn: int = 2,
                  early_depth: int = 2, num_classes: int = 1000, in_chans: int = 3):
@@ -172,12 +178,12 @@ class IFormer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x).mean(dim=(2, 3)))
 
-    def reparameterize(self) -> "IFormer":
+    def reparameterize(self) -> IFormer:
         """Fold every BN (conv BNs, the head's BN1d) and the RepCPE skips, in place."""
         return fuse_all(self)
 
 
-_SPECS = {
+_SPECS: dict[str, dict[str, Any]] = {
     "iformer_t": dict(dims=(32, 64, 128, 256), conv_ratio=3, ffn_ratio=2, stage3_convs=6, stage3_attn=3),
     "iformer_s": dict(dims=(32, 64, 176, 320), conv_ratio=4, ffn_ratio=3, stage3_convs=9, stage3_attn=3),
     "iformer_m": dict(dims=(48, 96, 192, 384), conv_ratio=4, ffn_ratio=3, stage3_convs=9, stage3_attn=4),
@@ -204,3 +210,7 @@ def iformer_s(num_classes: int = 1000, input_size: int | None = None, **kwargs) 
 @register_model
 def iformer_m(num_classes: int = 1000, input_size: int | None = None, **kwargs) -> nn.Module:
     return _build("iformer_m", num_classes, input_size, **kwargs)
+
+
+# Torch-Pruning prunes it as one block (quant/prune/units.py)
+register_unit(SHMA, "single_head_gated_attention")

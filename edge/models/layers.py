@@ -7,26 +7,22 @@ that each backend lowers its own way later).
 from __future__ import annotations
 
 import contextlib
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from edge.ops import local_attention, partial_conv
+from quant.prune.config import register_unit
+
+M = TypeVar("M", bound=nn.Module)
 
 
 def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
-    """Fold an inference-mode BatchNorm into the preceding convolution (returns a new conv)."""
-    fused = nn.Conv2d(
-        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-        conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode,
-    ).to(conv.weight.device, conv.weight.dtype)
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    with torch.no_grad():
-        fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
-        bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-        fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
-    return fused
+    """Fold an inference-mode BatchNorm into the preceding convolution (returns a new conv, with a bias)."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    return fuse_conv_bn_eval(conv.eval(), bn.eval())
 
 
 @torch.no_grad()
@@ -37,13 +33,15 @@ def fold_norm_affine(norm: nn.LayerNorm, consumers: list[nn.Module]) -> None:
     if norm.weight is None:
         return
     for layer in consumers:
+        assert isinstance(layer, (nn.Linear, nn.Conv2d)), f"{type(layer).__name__} is not a linear map"
         weight = layer.weight.reshape(layer.weight.shape[0], -1)  # (out, in) for Linear and 1x1 conv
         shift = weight @ norm.bias if norm.bias is not None else torch.zeros(weight.shape[0])
-        if layer.bias is None:
-            layer.bias = nn.Parameter(torch.zeros(weight.shape[0], dtype=weight.dtype))
-        layer.bias.add_(shift)
+        bias = layer.bias if layer.bias is not None else nn.Parameter(torch.zeros(weight.shape[0], dtype=weight.dtype))
+        layer.bias = bias
+        bias.add_(shift)
         layer.weight.mul_(norm.weight.reshape(1, -1, *([1] * (layer.weight.dim() - 2))))
-    norm.weight, norm.bias = None, None
+    norm.register_parameter("weight", None)
+    norm.register_parameter("bias", None)
 
 
 class ConvNormAct(nn.Sequential):
@@ -59,12 +57,13 @@ class ConvNormAct(nn.Sequential):
         super().__init__(*layers)
 
     def fuse(self) -> None:
-        if isinstance(self[1], nn.BatchNorm2d):
-            self[0] = fuse_conv_bn(self[0], self[1])
+        conv, norm = self[0], self[1]
+        if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+            self[0] = fuse_conv_bn(conv, norm)
             self[1] = nn.Identity()
 
 
-def fuse_all(model: nn.Module) -> nn.Module:
+def fuse_all(model: M) -> M:
     """Fold every foldable BatchNorm in place (the single reparameterize step of the zoo)."""
     model.eval()
     for module in list(model.modules()):
@@ -116,3 +115,7 @@ class PartialConv(nn.Module):
             x1, x2 = torch.split(x, [self.dim_conv, self.dim_untouched], dim=1)
             return torch.cat((self.conv(x1), x2), dim=1)
         return partial_conv(x, self.conv.weight)
+
+
+# Torch-Pruning prunes it as one block (quant/prune/units.py: partial_conv)
+register_unit(PartialConv, "partial_conv")

@@ -65,12 +65,12 @@ class MultiHeadSelfAttention(nn.Module):
         if self.split is not None:
             return
         dim = self.proj.in_features
-        parts = nn.ModuleList(nn.Linear(dim, dim) for _ in range(3)).to(self.qkv.weight.dtype)
+        parts = [nn.Linear(dim, dim).to(self.qkv.weight.dtype) for _ in range(3)]
         for i, lin in enumerate(parts):
             factor = self.scale if i == 0 else 1.0
             lin.weight.copy_(self.qkv.weight[i * dim:(i + 1) * dim] * factor)
             lin.bias.copy_(self.qkv.bias[i * dim:(i + 1) * dim] * factor)
-        self.split = parts
+        self.split = nn.ModuleList(parts)
         del self.qkv
 
 
@@ -90,6 +90,7 @@ class TransformerLayer(nn.Module):
 
     def fuse(self) -> None:
         self.attn.fuse()
+        assert self.attn.split is not None  # fuse() made it
         fold_norm_affine(self.norm1, list(self.attn.split))
         fold_norm_affine(self.norm2, [self.ffn[0]])
 
@@ -177,7 +178,7 @@ class MobileViT(nn.Module):
         x = self.head_conv(self.stages(self.stem(x)))
         return self.classifier(torch.flatten(self.pool(x), 1))
 
-    def reparameterize(self) -> "MobileViT":
+    def reparameterize(self) -> MobileViT:
         return fuse_all(self)
 
 

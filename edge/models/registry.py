@@ -4,11 +4,12 @@ A duplicate name is an error (timm only warns; silently replacing a model is a b
 """
 from __future__ import annotations
 
-import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from torch import nn
+
+from common.errors import suggest
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -77,11 +78,6 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
 
 def list_models(family: str | None = None) -> list[str]:
     return sorted(n for n in _REGISTRY if family is None or _FAMILY[n] == family)
-
-
-def suggest(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def get_factory(name: str) -> Callable[..., nn.Module]:

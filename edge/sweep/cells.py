@@ -12,7 +12,7 @@ import hashlib
 import importlib.util
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from edge.sweep.spec import ModelEntry, SweepSpec
@@ -55,7 +55,7 @@ def content_hash(path: str | Path | None) -> str | None:
     return _content_hash(str(Path(path).resolve()))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _content_hash(path: str) -> str:
     p = Path(path)
     h = hashlib.sha256()
@@ -93,8 +93,8 @@ def _digest(data: dict) -> str:
 def conversion_inputs(spec: SweepSpec, m: ModelEntry, size: int | None, target: str, quant: str,
                       prune: float) -> dict:
     """Everything a conversion's result depends on (hashed into its key, stored beside its artifact)."""
-    from edge.export import PACKAGES_OF
     from edge.manifest import tool_versions
+    from edge.targets import TARGETS
     q = spec.quantization
     quantization = None
     if quant == "int8" and q is not None:  # the section applies to int8 only
@@ -107,7 +107,7 @@ def conversion_inputs(spec: SweepSpec, m: ModelEntry, size: int | None, target: 
             "prune": {"ratio": prune, **dataclasses.asdict(spec.pruning)} if prune and spec.pruning else
             ({"ratio": prune} if prune else None),
             "eval_data": content_hash(spec.eval_data),
-            "versions": tool_versions(PACKAGES_OF[target])}
+            "versions": tool_versions(TARGETS[target].packages)}
 
 
 def timing_inputs(spec: SweepSpec, conversion: Conversion, device: str) -> dict:

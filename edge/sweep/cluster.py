@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 
 RESOURCE_PREFIX = "edge-device:"
 MAX_RETRIES = 2  # a worker that dies mid-cell is retried this many times, then the cell is an error row

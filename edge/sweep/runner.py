@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 from edge.sweep.cells import Conversion, Timing, expand
 from edge.sweep.cluster import MAX_RETRIES, connect, device_nodes, device_resource, timing_cpus
 from edge.sweep.spec import SweepSpec, load_spec
@@ -183,7 +183,7 @@ def _runner(spec: SweepSpec, device: str) -> str | None:
 
 def conversion_job(spec: SweepSpec, conv: Conversion) -> dict:
     """What a worker needs to convert one cell, as plain data (files travel separately)."""
-    from edge.cli import read_labels
+    from edge.loading import read_labels
     quant = {"scheme": conv.quant}
     calib = _calib(spec, conv)
     if conv.quant == "int8" and spec.quantization is not None:

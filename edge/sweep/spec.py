@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 from edge.recipe import QuantSection, _build  # the recipes' validator: one style of error for both
 from quant.config import SCHEMES
 
@@ -130,8 +130,8 @@ def _model_mapping(entry):
 
 def resolve(spec: SweepSpec, base: Path) -> SweepSpec:
     """Paths relative to the spec's folder; names checked now, before any worker starts."""
+    from common.errors import suggest
     from edge.models import list_models
-    from edge.models.registry import suggest
     from edge.targets import TARGETS
     from runtimes.adb import parse_device
     from runtimes.base import ProfileError

@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 from edge.manifest import sha256_of, write_json_atomic
 
 CONVERSION_SCHEMA = "edge.sweep_conversion/1"

@@ -25,7 +25,7 @@ RUNS_ON = {"host": ("pte", "tflite", "onnx", "ort"), "adb": ("pte",), "adb-app":
 
 def one_line(e: BaseException) -> str:
     text = (str(e).strip().splitlines() or [""])[0].strip()
-    from edge.errors import EdgeError
+    from common.errors import EdgeError
     named = text if isinstance(e, EdgeError) and text else f"{type(e).__name__}: {text}" if text else type(e).__name__
     return named[:400]
 
@@ -118,7 +118,7 @@ def time_artifact(job: dict, files: dict, tracker=None) -> dict:
         tracker.started.remote(job["key"])
     work = scratch("time", job["key"])
     try:
-        from edge.quiet import captured_output
+        from common.quiet import captured_output
         from runtimes.adb import parse_device
         path = unpack(files, work) / job["artifact"]
         kind, ident = parse_device(job["device"])

@@ -1,18 +1,28 @@
 """Phone backends, one folder each; `resolve_targets` turns names and presets into Targets."""
 from __future__ import annotations
 
-from edge.errors import EdgeError
-from edge.models.registry import suggest
+from common.errors import EdgeError, suggest
 from edge.targets import coreml, litert, onnx, xnnpack
 from edge.targets.base import Availability, Target
 
-TARGETS: dict[str, Target] = {t.name: t for t in (xnnpack.TARGET, litert.TARGET, coreml.TARGET, onnx.TARGET)}
+TARGETS: dict[str, Target] = {}
+
+
+def register_target(target: Target) -> None:
+    """Make a backend selectable by name (--target, presets aside): its Target carries the rest."""
+    if target.name in TARGETS or target.name in PRESETS:
+        raise ValueError(f"a target or preset named {target.name!r} already exists")
+    TARGETS[target.name] = target
+
 
 PRESETS: dict[str, tuple[str, ...]] = {
     "android": ("xnnpack", "litert", "onnx"),
     "ios": ("coreml", "xnnpack"),
     "all": ("xnnpack", "litert", "coreml", "onnx"),
 }
+
+for _target in (xnnpack.TARGET, litert.TARGET, coreml.TARGET, onnx.TARGET):
+    register_target(_target)
 
 
 def resolve_targets(spec: str | list[str] | tuple[str, ...]) -> list[Target]:
@@ -34,4 +44,4 @@ def resolve_targets(spec: str | list[str] | tuple[str, ...]) -> list[Target]:
     return out
 
 
-__all__ = ["Availability", "Target", "TARGETS", "PRESETS", "resolve_targets"]
+__all__ = ["Availability", "Target", "TARGETS", "PRESETS", "register_target", "resolve_targets"]

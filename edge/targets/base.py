@@ -4,9 +4,16 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+
+def load(spec: str) -> Callable:
+    """'package.module:function' -> the function, imported on first use."""
+    module, _, fn = spec.partition(":")
+    return getattr(importlib.import_module(module), fn)
 
 
 @dataclass(frozen=True)
@@ -33,11 +40,28 @@ class Target:
     max_rank: int | None = None               # highest tensor rank its accelerators accept
     unsupported_ops: tuple[str, ...] = ()     # aten op names it has no conversion for
     image_input: bool = False                 # takes app images through its own image type (Core ML ImageType)
+    runtime: str = ""                         # the runtime an app loads the artifact with (manifest target.runtime)
+    packages: tuple[str, ...] = ()            # distributions whose versions the manifest records
+    lowering_modules: tuple[str, ...] = ()    # modules registering its lowerings and finisher (edge.lowering)
+    quantizer: str = ""                       # "module:function" -> its pt2e quantizer; "" when it quantizes
+    #                                           outside PyTorch (the sensitivity analysis then uses a reference)
+    latency_candidates: tuple[str, ...] = ()  # op types --tune-latency tries in float (int8 kernels slow somewhere)
+    coverage: str = ""                        # "module:function" (program, target) -> coverage; "" = a graph walk
+    session: str = ""                         # "module:function" (path, config) -> a runtimes Session; "" = by format
 
-    def load_exporter(self) -> Callable[["ExportJob"], "ExportOutcome"]:
+    def load_exporter(self) -> Callable[[ExportJob], ExportOutcome]:
         """Import the converter only when it is used, so `import edge` never loads an SDK."""
-        module, _, fn = self.exporter.partition(":")
-        return getattr(importlib.import_module(module), fn)
+        return load(self.exporter)
+
+    def convert(self, job: ExportJob) -> ExportOutcome:
+        return self.load_exporter()(job)
+
+    def open_session(self, path: Path, config: dict | None = None):
+        """The artifact loaded in the runtime this host verifies it with."""
+        if self.session:
+            return load(self.session)(path, config)
+        from runtimes import open_session
+        return open_session(path, config=config)
 
     def availability(self) -> Availability:
         """Lazy check (no SDK import): what this machine can do with the target, and why not."""

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edge.models.registry import suggest
-from edge.models.stats import count_macs, count_params
+from common.errors import suggest
+from common.modules import count_macs, count_params
 from quant.prune.config import PruneConfig, PruneError
 from quant.prune.engine import prune_once
 from quant.prune.units import attention_heads
@@ -105,7 +105,7 @@ def _attempt(work: nn.Module, inputs: tuple, ratio: float, config: PruneConfig, 
     except PruneError:
         raise
     except Exception as e:  # Torch-Pruning raises assorted types when a graph cannot be built or pruned
-        from edge.model_io import failing_submodule as _failing_submodule
+        from common.modules import failing_submodule as _failing_submodule
         raise PruneError(f"cannot build the pruning dependency graph at {_failing_submodule(model, e)}: "
                          f"{_first_line(e)}. Exclude that module with --prune-exclude NAME.") from e
     if not info["groups_pruned"]:
@@ -154,7 +154,7 @@ def check_traceable(model: nn.Module, inputs: tuple) -> torch.Tensor:
         with torch.enable_grad():
             out = model(*inputs)
     except Exception as e:  # the user's forward can raise anything
-        from edge.model_io import failing_submodule as _failing_submodule
+        from common.modules import failing_submodule as _failing_submodule
         raise PruneError(f"cannot build the pruning dependency graph: the forward pass failed in "
                          f"{_failing_submodule(model, e)}: {_first_line(e)}") from e
     finally:
@@ -176,7 +176,7 @@ def check_consistent(pruned: nn.Module, inputs: tuple, reference: torch.Tensor) 
         with torch.no_grad():
             out = pruned(*inputs)
     except Exception as e:  # a module whose constants did not follow its pruned weights
-        from edge.model_io import failing_submodule as _failing_submodule
+        from common.modules import failing_submodule as _failing_submodule
         raise PruneError(f"the pruned model no longer runs: {_failing_submodule(pruned, e)} did not follow its "
                          f"pruned weights ({_first_line(e)}). Exclude it with --prune-exclude NAME.") from e
     if out.shape != reference.shape:

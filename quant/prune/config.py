@@ -3,9 +3,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 
 IMPORTANCES = ("l2", "l1", "taylor")
+
+# Blocks Torch-Pruning must prune as one unit (quant/prune/units.py holds how each kind is pruned).
+# The package defining such a block registers it, so pruning knows no model code by name.
+UNIT_KINDS: dict[type, str] = {}
+KINDS = ("partial_conv", "single_head_gated_attention")
+
+
+def register_unit(module_type: type, kind: str) -> None:
+    """partial_conv: a conv over the first `dim_conv` of `dim_conv + dim_untouched` channels (`conv`).
+    single_head_gated_attention: q/k/v_gate/proj (conv, norm) pairs over the residual width, `v_dim`."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown pruning unit kind {kind!r}; one of {', '.join(KINDS)}")
+    UNIT_KINDS[module_type] = kind
+
+
+def unit_kind(module) -> str | None:
+    return next((kind for base, kind in UNIT_KINDS.items() if isinstance(module, base)), None)
 
 
 class PruneError(EdgeError, ValueError):

@@ -28,8 +28,7 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from edge.models.iformer import SHMA
-from edge.models.layers import PartialConv
+from quant.prune.config import unit_kind
 
 # weigh(param, dim, idxs) -> one score per index: how much of `param` along `dim` each index holds
 Weigh = Callable[[torch.Tensor, int, Sequence[int]], torch.Tensor]
@@ -83,7 +82,7 @@ class UnitPruner(tp.pruner.BasePruningFunc):
 
 
 class PartialConvPruner(UnitPruner):
-    def prune(self, layer: PartialConv, idxs):
+    def prune(self, layer, idxs):  # a PartialConv: dim_conv, dim_untouched, partial_conv
         conv_idxs = [i for i in idxs if i < layer.dim_conv]
         if conv_idxs:
             tp.prune_conv_out_channels(layer.conv, conv_idxs)
@@ -162,7 +161,7 @@ class QKVAttentionPruner(UnitPruner):
 
 
 class SHMAPruner(UnitPruner):
-    def prune(self, layer: SHMA, idxs):
+    def prune(self, layer, idxs):  # an SHMA: v_dim and its q/k/v/gate/proj layers
         for part in (layer.q, layer.k, layer.v_gate):
             tp.prune_conv_in_channels(part[0], idxs)
         tp.prune_conv_out_channels(layer.proj[0], idxs)
@@ -176,7 +175,7 @@ class SHMAPruner(UnitPruner):
         inputs = sum(weigh(p[0].weight, 1, idx) for p in (layer.q, layer.k, layer.v_gate))
         return inputs + weigh(layer.proj[0].weight, 0, idx)
 
-    def prune_inner(self, layer: SHMA, keep, weigh):
+    def prune_inner(self, layer, keep, weigh):
         qk = list(range(layer.q[0].out_channels))
         drop = _lowest(weigh(layer.q[0].weight, 0, qk) + weigh(layer.k[0].weight, 0, qk), keep(len(qk), 1))
         for part in (layer.q, layer.k):  # q and k rows pair up in the dot product
@@ -223,6 +222,9 @@ class MHAPruner(tp.pruner.function.MultiheadAttentionPruner):
         pass
 
 
+PRUNER_OF_KIND = {"partial_conv": PartialConvPruner, "single_head_gated_attention": SHMAPruner}
+
+
 def unit_pruners(model: nn.Module) -> dict[type, tp.pruner.BasePruningFunc]:
     """Customized pruners by module type for every block of `model` Torch-Pruning must not trace into."""
     found: dict[type, tp.pruner.BasePruningFunc] = {}
@@ -230,10 +232,8 @@ def unit_pruners(model: nn.Module) -> dict[type, tp.pruner.BasePruningFunc]:
         t = type(m)
         if t in found:
             continue
-        if isinstance(m, PartialConv):
-            found[t] = PartialConvPruner()
-        elif isinstance(m, SHMA):
-            found[t] = SHMAPruner()
+        if unit_kind(m) is not None:
+            found[t] = PRUNER_OF_KIND[unit_kind(m)]()
         elif isinstance(m, nn.MultiheadAttention):
             found[t] = MHAPruner()
         elif all(qkv_parts(o) is not None for o in model.modules() if type(o) is t):
@@ -270,6 +270,6 @@ def attention_heads(module: nn.Module) -> tuple[int, int] | None:
     parts = qkv_parts(module)
     if parts is not None:
         return parts[3], parts[2].in_features // parts[3]
-    if isinstance(module, SHMA):
+    if unit_kind(module) == "single_head_gated_attention":
         return 1, module.q[0].out_channels
     return None

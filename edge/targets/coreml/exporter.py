@@ -14,7 +14,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from edge.errors import EdgeError
+from common.errors import EdgeError
 from edge.targets.base import ExportJob, ExportOutcome
 
 IOS17_SPEC_VERSION = 8
@@ -111,6 +111,7 @@ def _fp32_package_bytes(job: ExportJob) -> int:
     import shutil
 
     import coremltools as ct
+
     from edge.manifest import size_of
     path = job.out_path.with_name(job.out_path.name + ".fp32.mlpackage")  # a temporary the pipeline also cleans
     try:
@@ -235,6 +236,7 @@ def _check_tensor_io(spec, input_shape, problems: list[str]) -> dict:
 
 def _check_image_classifier(spec, input_shape, labels: list[str], problems: list[str]) -> dict:
     from coremltools.proto import FeatureTypes_pb2
+
     from edge.io_form import CLASS_LABEL, PROBABILITIES
     (given,) = spec.description.input
     image = given.type.imageType if given.type.WhichOneof("Type") == "imageType" else None

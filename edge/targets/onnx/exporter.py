@@ -51,6 +51,7 @@ def to_onnx(program, example_inputs):
     import onnx
     import onnxslim
     import torch
+
     from quant.onnx import Origins
 
     with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates every step on stdout

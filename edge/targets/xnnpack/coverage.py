@@ -92,3 +92,13 @@ def delegation_coverage(graph_module, reasons: dict[str, str]) -> dict:
         "non_delegated_ops": [{"op": op, "count": n, "reason": why[op]} for op, n in by_op.most_common()],
         "non_delegated": left_out,
     }
+
+
+def partitioner_coverage(program, target=None) -> dict:
+    """What XnnpackPartitioner delegates of the lowered program, and why it leaves the rest out."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    with collect_rejections() as reasons:
+        lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+    return delegation_coverage(lowered.exported_program().graph_module, reasons)

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from edge.errors import EdgeError
-from edge.models.registry import ModelConfig
+from common.errors import EdgeError
 
 if TYPE_CHECKING:
     import PIL.Image
+
+    from edge.models.registry import ModelConfig  # only its fields are read: any object with them will do
 
 SAMPLE_IMAGES = sorted((Path(__file__).parent / "data" / "images").glob("*.jpg"))
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}

@@ -61,7 +61,7 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
                    weights=None, labels: list[str] | None = None, progress: Progress | None = None,
                    keep_going: bool = False, prune=None, target_options: dict | None = None,
                    input_form: str | None = None, author: str | None = None,
-                   license: str | None = None) -> list[ExportResult]:
+                   license: str | None = None, verify_on=None) -> list[ExportResult]:
     """Export to several targets from one torch.export; with keep_going, failed targets raise at the end.
 
     `quant` is a scheme name ("fp32", "fp16", "int8", ...) or a quant.config.QuantConfig with the
@@ -71,8 +71,12 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
     target_options: per target name, options for its exporter, e.g. {"coreml": {"min_ios": 18}}.
     input_form: what the artifacts take (edge.io_form: nchw-float, the default; nhwc-float; nhwc-uint8);
     Core ML gets an image input and a classifier for any form but nchw-float. author, license: written
-    into the artifacts' own metadata (TFLite metadata, ONNX metadata_props, Core ML, .pte constants)."""
+    into the artifacts' own metadata (TFLite metadata, ONNX metadata_props, Core ML, .pte constants).
+    verify_on: "arm64:CPU[,CPU]" -- also verify every artifact on these emulated ARM64 CPUs (edge/arm_verify.py)."""
     chosen = resolve_targets(targets)
+    from edge.arm_verify import check_emulator, parse_verify_on
+    verify_on = parse_verify_on(verify_on)
+    check_emulator(verify_on, chosen)
     qconfig = quant if isinstance(quant, QuantConfig) else quant_config_of(quant)
     check_request(chosen, qconfig.scheme)
     form = input_form_of(input_form)
@@ -117,7 +121,8 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
             try:
                 results.append(export_one(prepared, target, qconfig, out, labels, say, calibration=calibration,
                                           labelled=labelled, options=(target_options or {}).get(target.name, {}),
-                                          credits={"author": author or "", "license": license or ""}))
+                                          credits={"author": author or "", "license": license or ""},
+                                          verify_on=verify_on))
             except ExportError as e:
                 if not keep_going:
                     raise
@@ -196,7 +201,7 @@ def prepare_out_dir(out_dir) -> Path:
 
 def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, out: Path, labels, say: Progress,
                quiet: bool = True, calibration=None, labelled=None, options: dict | None = None,
-               credits: dict | None = None) -> ExportResult:
+               credits: dict | None = None, verify_on: list[str] | None = None) -> ExportResult:
     start = time.perf_counter()
     quant = qconfig.scheme
     stem = f"{prepared.name}-{target.name}-{quant}"
@@ -246,6 +251,10 @@ def export_one(prepared: PreparedModel, target: Target, qconfig: QuantConfig, ou
         _test_hold("verification")
         with captured_output(quiet):
             parity = verify_artifact(prepared, target, quant, tmp, outcome)
+        if verify_on:  # the same check on emulated ARM64 kernels (edge/arm_verify.py)
+            from edge.arm_verify import verify_on_arm
+            parity = verify_on_arm(prepared, target, quant, tmp, outcome, parity, verify_on,
+                                   lambda msg: say(target.name, msg))
         outcome.quant_plan = {**planned, **outcome.quant_plan} if (planned or outcome.quant_plan) else {}
         accuracy = None
         if labelled is not None:

@@ -51,6 +51,7 @@ def verify_on_arm(prepared, target, quant: str, path: Path, outcome, parity: dic
                            for cpu in cpus}
         return parity
     from runtimes.arm64 import CPU_MODELS, ArmRunError, run_on_arm64
+    from runtimes.base import RuntimeUnavailable
     samples = [[prepared.feed(x).numpy()] for x in prepared.verify_inputs]
     files = {"": path, **{s.lstrip("."): p for s, p in outcome.extra_files.items() if s == ".ort"}}
     results = {}
@@ -58,7 +59,7 @@ def verify_on_arm(prepared, target, quant: str, path: Path, outcome, parity: dic
         say(f"verifying on the emulated ARM64 {cpu} ({len(samples)} inputs per file)")
         try:  # ARM's fused int8 kernels are exact: no QDQ reference session here
             runs = run_on_arm64([{"path": p, "samples": samples} for p in files.values()], cpu)
-        except ArmRunError as e:
+        except (ArmRunError, RuntimeUnavailable) as e:
             raise ExportError(f"{target.name} {quant} artifact of {prepared.name}: {e}; no artifact was written.") from e
         entry = None
         for key, run in zip(files, runs):

@@ -40,7 +40,7 @@ class ArmRun:
     record: dict | None = None               # edge_bench's own record when it was timed
 
 
-class ArmRunError(RuntimeError):
+class ArmRunError(ProfileError):
     """The artifact's ARM64 runtime refused it or crashed; the message says which CPU and why."""
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from runtimes import ProfileError
-from runtimes.adb import parse_device, runner_command
+from runtimes.adb import elf_abi, parse_device, runner_command
 from runtimes.record import validate_record
-from tests.profiling_support import (REPO, adb_calls, copy_with_manifest, native_runner, run_cli, small_artifact,
-                                     use_fake_adb)
+from tests.profiling_support import (REPO, adb_calls, arm64_missing, arm64_runner, copy_with_manifest, native_runner,
+                                     run_cli, small_artifact, use_fake_adb)
 
 SERIAL = "lab phone 'A'"
 NASTY_STEM = "it's my model $(touch PWNED); v1"
@@ -18,7 +18,9 @@ NASTY_STEM = "it's my model $(touch PWNED); v1"
 
 @pytest.fixture(scope="module")
 def runner():
-    return native_runner()
+    """The aarch64 build, as a phone gets it (the fake adb runs it under the ARM64 emulator); the host build
+    where the emulator is not set up."""
+    return arm64_runner() or native_runner()
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,8 @@ def pte(tmp_path_factory):
 
 
 @pytest.fixture
-def fake_adb(tmp_path, monkeypatch):
+def fake_adb(tmp_path, monkeypatch, runner):
+    monkeypatch.setenv("FAKE_ADB_ABI", elf_abi(runner))  # the stand-in phone has the runner's ABI
     return use_fake_adb(tmp_path, monkeypatch, ["emulator-5554", SERIAL])
 
 
@@ -60,6 +63,20 @@ def test_end_to_end_with_a_nasty_serial_and_file_name(fake_adb, runner, pte, tmp
     assert any(p.endswith("/" + model.name) for p in pushed) and any(p.endswith("/edge_bench") for p in pushed)
 
 
+def test_pushed_runner_is_an_aarch64_binary(fake_adb, runner, pte, capsys, monkeypatch):
+    """What goes to the phone is ARM code (ELF e_machine 183), and it ran: the record came from it."""
+    if arm64_missing():
+        pytest.skip(arm64_missing())
+    code, _, err = run_cli(capsys, monkeypatch, "profile", pte, "--device", f"adb:{SERIAL}", "--runner", runner,
+                           "--runs", 2, "--warmup", 0, "--json")
+    assert code == 0, err
+    sources = [Path(c[-2]) for c in adb_calls(fake_adb) if "push" in c and c[-1].endswith("/edge_bench")]
+    assert sources
+    for source in sources:
+        head = source.read_bytes()[:20]
+        assert head[:4] == b"\x7fELF" and int.from_bytes(head[18:20], "little") == 183
+
+
 @pytest.mark.parametrize("mode,needle", [
     ("no_device", f"device {SERIAL!r} is not attached (adb devices lists: none)"),
     ("push", "No space left on device"),
@@ -70,7 +87,7 @@ def test_end_to_end_with_a_nasty_serial_and_file_name(fake_adb, runner, pte, tmp
 def test_failure_modes_are_one_clear_line(fake_adb, runner, pte, capsys, monkeypatch, mode, needle):
     monkeypatch.setenv("FAKE_ADB_FAIL", mode)
     code, out, err = run_cli(capsys, monkeypatch, "profile", pte, "--device", f"adb:{SERIAL}", "--runner", runner,
-                             "--runs", 3, "--warmup", 1, "--timeout", 4)
+                             "--runs", 3, "--warmup", 1, "--timeout", 4 if mode == "timeout" else 120)
     assert code == 2 and out == ""
     assert err.startswith("edge: error: ") and len(err.strip().splitlines()) == 1 and needle in err, err
     assert list((fake_adb / "data/local/tmp").iterdir()) == []  # the work dir is removed on failure too
@@ -91,15 +108,17 @@ def test_device_selection(fake_adb, runner, pte, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("setup,argv,needle", [
-    ("abi", [], "built for x86_64 but the device is arm64-v8a"),
+    ("abi", [], "built for {runner} but the device is {other}"),
     ("no_adb", [], "adb is not on PATH"),
     ("none", ["--runner", "/nonexistent/edge_bench"], "does not exist"),
     ("none", ["--no-runner"], "--device adb needs --runner PATH"),
     ("none", ["--tflite"], "not supported over adb"),
 ])
 def test_setup_mistakes(fake_adb, runner, pte, tmp_path, capsys, monkeypatch, setup, argv, needle):
-    if setup == "abi":
-        monkeypatch.setenv("FAKE_ADB_ABI", "arm64-v8a")
+    if setup == "abi":  # the stand-in phone gets the other ABI
+        other = "x86_64" if elf_abi(runner) == "arm64-v8a" else "arm64-v8a"
+        monkeypatch.setenv("FAKE_ADB_ABI", other)
+        needle = needle.format(runner=elf_abi(runner), other=other)
     if setup == "no_adb":
         monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     artifact = pte

@@ -9,6 +9,7 @@ judge, is judged on ARM.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -52,7 +53,8 @@ def verify_on_arm(prepared, target, quant: str, path: Path, outcome, parity: dic
         return parity
     from runtimes.arm64 import CPU_MODELS, ArmRunError, run_on_arm64
     from runtimes.base import RuntimeUnavailable
-    samples = [[prepared.feed(x).numpy()] for x in prepared.verify_inputs]
+    inputs = prepared.verify_inputs[:inputs_limit()]
+    samples = [[prepared.feed(x).numpy()] for x in inputs]
     files = {"": path, **{s.lstrip("."): p for s, p in outcome.extra_files.items() if s == ".ort"}}
     results = {}
     for cpu in cpus:
@@ -63,6 +65,8 @@ def verify_on_arm(prepared, target, quant: str, path: Path, outcome, parity: dic
             raise ExportError(f"{target.name} {quant} artifact of {prepared.name}: {e}; no artifact was written.") from e
         entry = None
         for key, run in zip(files, runs):
+            if len(run.outputs) != len(samples):
+                raise ExportError(f"the emulated {cpu} returned {len(run.outputs)} results for {len(samples)} inputs.")
             judged = judge(prepared, run, quant)
             judged.update({"features": run.features, "isa": CPU_MODELS[cpu].isa, "versions": run.versions,
                            "runner": run.runner, "emulator": run.emulator, "emulated": True})
@@ -85,6 +89,17 @@ def verify_on_arm(prepared, target, quant: str, path: Path, outcome, parity: dic
         ort.update({"status": "passed", "judged_on": ", ".join(f"arm64:{c} (emulated)" for c in cpus),
                     "cosine": min(results[c]["extra_files"]["ort"]["cosine"] for c in cpus)})
     return parity
+
+
+def inputs_limit() -> int | None:
+    """$EDGE_ARM64_VERIFY_INPUTS=N: only the first N verification inputs run on the emulator (default all;
+    each emulated inference costs seconds, so CI runs one)."""
+    value = os.environ.get("EDGE_ARM64_VERIFY_INPUTS", "")
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise EdgeError(f"EDGE_ARM64_VERIFY_INPUTS must be a positive integer; got {value!r}.")
+    return int(value)
 
 
 def judge(prepared, run, quant: str) -> dict:

@@ -50,9 +50,9 @@ def profile_arm64(path: str | Path, cpu: str, runs: int = 5, warmup: int = 1, th
                   seed: int = 0, timeout: float = 1800) -> dict:
     """Run and time one artifact on the emulated `cpu`; a validated record with emulated: true."""
     path = Path(path)
+    toolchain.check_ready("pte" if path.suffix == ".pte" else "python")
     fmt = detect_format(path)
     check_complete(path, fmt)
-    toolchain.check_ready("pte" if fmt == "pte" else "python")
     notes = [EMULATED_NOTE]
     artifact, manifest = artifact_facts(path, fmt, notes)
     inputs, described = _inputs(manifest, path, seed)

@@ -81,17 +81,26 @@ def wheels(root: Path) -> bool:
             command += ["--platform", platform]
         if not run(command + ["--platform", "any", *todo], "pip download of the aarch64 wheels"):
             return False
-    for wheel in sorted(folder.glob("*.whl")):  # executorch apart: the runner links it, no Python imports it
-        if wheel.name.startswith("executorch-"):
-            target = root / "executorch"
+    keep = []
+    for wheel in sorted(folder.glob("*.whl")):  # only the wanted version of each: older downloads go
+        name, version = wheel.name.split("-")[:2]
+        want = wanted_version(name.lower().replace("_", "-"))
+        if want and version != want:
+            wheel.unlink()
         else:
-            target = root / "site"
-        stamp = target / f".{wheel.name}.unpacked"
-        if not stamp.exists():
-            target.mkdir(parents=True, exist_ok=True)
+            keep.append(wheel)
+    for target, group in ((root / "executorch", [w for w in keep if w.name.startswith("executorch-")]),
+                          (root / "site", [w for w in keep if not w.name.startswith("executorch-")])):
+        stamp = target / ".edge-wheels"  # unpacked afresh when the set of wheels changes
+        listing = "\n".join(w.name for w in group)
+        if stamp.exists() and stamp.read_text() == listing:
+            continue
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        for wheel in group:  # executorch apart: the runner links its libraries, no Python imports it
             with zipfile.ZipFile(wheel) as z:
                 z.extractall(target)
-            stamp.touch()
+        stamp.write_text(listing)
     return True
 
 

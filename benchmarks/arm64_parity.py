@@ -1,7 +1,7 @@
 """Parity on emulated ARM64 kernels: every zoo family x backend x precision, verified on qemu CPU models.
 
   .venv/bin/python benchmarks/arm64_parity.py [-o out/arm64] [--size 64] [--cpus cortex-a53,cortex-a76]
-      [--models mobilevit_xxs,fasternet_t0,iformer_t]
+      [--models mobilevit_xxs,fasternet_t0,iformer_t] [--quants fp32,fp16,int8]
 
 Exports each model at --size px (random weights, the sample photographs as verification inputs) to
 xnnpack fp32/fp16/int8, litert fp32/fp16/int8 and onnx fp32/int8 with --verify-on, all verification
@@ -39,13 +39,15 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--cpus", default="cortex-a53,cortex-a76")
     parser.add_argument("--models", default="mobilevit_xxs,fasternet_t0,iformer_t")
+    parser.add_argument("--quants", default="fp32,fp16,int8")
     args = parser.parse_args()
     from edge.errors import EdgeError
     from edge.export import export_targets
     cpus = args.cpus.split(",")
     rows, failures = [], {}
     for model in args.models.split(","):
-        for quant, targets in PLAN.items():
+        for quant in args.quants.split(","):
+            targets = PLAN[quant]
             out = Path(args.out) / f"{model}-{quant}"
             start = time.perf_counter()
             try:

@@ -33,6 +33,23 @@ def cell(entry: dict | None) -> str:
     return text if entry["status"] == "passed" else f"**{entry['status']}** {text}"
 
 
+def export_group(model: str, quant: str, targets, size: int, out: Path, cpus: list[str]) -> dict:
+    """Export one model at one precision to its targets, verified on the CPUs; {(model, target, quant): why}
+    for the artifacts that were not written (the others stay written with their manifests)."""
+    from edge.errors import EdgeError
+    from edge.export import export_targets
+    try:
+        export_targets(model, targets=",".join(targets), quant=quant, input_size=size, out_dir=out, keep_going=True,
+                       verify_on="arm64:" + ",".join(cpus))
+    except EdgeError as e:
+        failed = {}
+        for part in str(e).split("targets failed: ", 1)[-1].split(" | "):
+            name, _, why = part.partition(": ")
+            failed[(model, name.strip(), quant)] = why
+        return failed
+    return {}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-o", "--out", default="out/arm64")
@@ -40,9 +57,8 @@ def main() -> int:
     parser.add_argument("--cpus", default="cortex-a53,cortex-a76")
     parser.add_argument("--models", default="mobilevit_xxs,fasternet_t0,iformer_t")
     parser.add_argument("--quants", default="fp32,fp16,int8")
+    parser.add_argument("--table-only", action="store_true", help="no exports: the table of what -o holds")
     args = parser.parse_args()
-    from edge.errors import EdgeError
-    from edge.export import export_targets
     cpus = args.cpus.split(",")
     rows, failures = [], {}
     for model in args.models.split(","):
@@ -50,13 +66,8 @@ def main() -> int:
             targets = PLAN[quant]
             out = Path(args.out) / f"{model}-{quant}"
             start = time.perf_counter()
-            try:
-                export_targets(model, targets=",".join(targets), quant=quant, input_size=args.size, out_dir=out,
-                               keep_going=True, verify_on="arm64:" + ",".join(cpus))
-            except EdgeError as e:  # the written artifacts stay; the failed ones are named in the message
-                for part in str(e).split("targets failed: ", 1)[-1].split(" | "):
-                    name, _, why = part.partition(": ")
-                    failures[(model, name.strip(), quant)] = why
+            if not args.table_only:
+                failures.update(export_group(model, quant, targets, args.size, out, cpus))
             print(f"{model} {quant}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
             for target in targets:
                 manifest = out / f"{model}-{target}-{quant}.json"

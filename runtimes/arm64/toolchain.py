@@ -10,6 +10,7 @@ Pieces (scripts/setup.sh brings them: `python -m runtimes.arm64.provision`):
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -109,7 +110,10 @@ def prefix_for(cpu: str) -> Path:
         for entry in CROSS_ROOT.iterdir():
             link = root / entry.name
             if not link.exists():
-                link.symlink_to(entry)
+                try:
+                    link.symlink_to(entry)
+                except FileExistsError:  # another process made it meanwhile
+                    pass
         for i in range(text.count("processor\t:")):  # where ExecuTorch's cpuinfo_utils reads the MIDR
             midr = root / "sys" / "devices" / "system" / "cpu" / f"cpu{i}" / "regs" / "identification" / "midr_el1"
             midr.parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +161,17 @@ def build_runner(timeout: float = 600) -> Path:
     if lay.runner.exists() and stamp.exists() and stamp.read_text() == want:
         return lay.runner
     build = lay.runner.parent
+    build.mkdir(parents=True, exist_ok=True)
+    with open(build.parent / ".edge_bench.lock", "w") as lock:  # one build at a time across processes
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if lay.runner.exists() and stamp.exists() and stamp.read_text() == want:
+            return lay.runner
+        _cmake(build, lay, timeout)
+        stamp.write_text(want)
+    return lay.runner
+
+
+def _cmake(build: Path, lay: Layout, timeout: float) -> None:
     steps = [["cmake", "-S", str(NATIVE_SRC), "-B", str(build), f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN_FILE}",
               f"-Dexecutorch_DIR={lay.executorch / 'share' / 'cmake'}", "-DCMAKE_BUILD_TYPE=Release"],
              ["cmake", "--build", str(build), "-j2"]]
@@ -165,8 +180,6 @@ def build_runner(timeout: float = 600) -> Path:
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
             raise RuntimeUnavailable(f"cross-building edge_bench for aarch64 failed ({' '.join(step[:2])}): {tail[0][:200]}")
-    stamp.write_text(want)
-    return lay.runner
 
 
 def runner_env() -> dict[str, str]:

@@ -90,7 +90,8 @@ def cmd_export(args) -> int:
                              input_size=request["input_size"], weights=request["weights"],
                              labels=request["labels"], progress=progress, keep_going=args.keep_going,
                              prune=request["prune"], target_options=request["target_options"],
-                             input_form=request["input_form"], author=request["author"], license=request["license"])
+                             input_form=request["input_form"], author=request["author"], license=request["license"],
+                             verify_on=args.verify_on)
     if args.json:
         print(json.dumps([{"target": r.target, "artifact": str(r.path), "manifest": str(r.manifest_path),
                            "seconds": r.seconds, "parity": r.manifest["parity"],
@@ -285,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--coreml-ios", type=int, choices=MIN_IOS, help="Core ML minimum iOS (default 17); 18 runs "
                    "attention as Core ML's fused scaled_dot_product_attention, on iOS 18+ devices only")
     p.add_argument("--keep-going", action="store_true", help="export the other targets when one fails")
+    p.add_argument("--verify-on", metavar="arm64[:CPU[,CPU...]]", help="also verify every artifact on these emulated "
+                   "ARM64 CPUs (qemu models such as cortex-a53, cortex-a76, max; default cortex-a76); parity per CPU "
+                   "in the manifest")
     p.add_argument("--json", action="store_true", help="print results as JSON; no progress display")
     add_prune_options(p)
     p.set_defaults(func=cmd_export)

@@ -57,6 +57,9 @@ def cmd_profile(args) -> int:
         kind, ident = parse_device(args.device)
         if kind == "host" and args.runner:
             raise EdgeError("--runner is for --device adb or ios; on the host the Python runtimes run the artifact.")
+        if kind == "arm64" and (args.runner or args.taskset or args.cooldown):
+            raise EdgeError("--runner, --taskset and --cooldown do not apply to --device arm64 (the emulator runs "
+                            "edge's own aarch64 runners on this host).")
         if kind == "ios" and (args.taskset or args.cooldown):
             raise EdgeError("--taskset and --cooldown apply to host and adb; iOS does not let a process pin cores.")
         if kind == "adb" and args.runner == "app" and args.taskset:
@@ -86,6 +89,11 @@ def _measure(kind: str, ident: str | None, args, etdump: Path | None) -> dict:
         threads = args.threads if args.threads is not None else os.cpu_count()
         return profile_host(args.artifact, runs=args.runs, warmup=args.warmup, threads=threads,
                             op_profile=not args.no_op_profile, taskset=args.taskset, cooldown=args.cooldown)
+    if kind == "arm64":  # the emulated ARM64 device (runtimes/arm64/profile.py)
+        from runtimes.arm64 import parse_cpus
+        from runtimes.arm64.profile import profile_arm64
+        return profile_arm64(args.artifact, parse_cpus(args.device, many=False)[0], runs=args.runs,
+                             warmup=args.warmup, threads=args.threads, timeout=args.timeout or 1800)
     if kind == "adb" and args.runner == "app":  # a file named app is ./app
         from runtimes.adb_app import profile_adb_app
         return profile_adb_app(args.artifact, serial=ident, runs=args.runs, warmup=args.warmup, threads=args.threads,
@@ -160,8 +168,9 @@ def register(subparsers) -> None:
                     "delegate partitions and the top ops by time. One record format for every device.",
         epilog=_PROFILE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("artifact", help=".pte, .tflite, .onnx or .ort file (its .json manifest beside it gives the inputs)")
-    p.add_argument("--device", default="host", metavar="host|adb[:SERIAL]|ios[:UDID]",
-                   help="where to run (default: host)")
+    p.add_argument("--device", default="host", metavar="host|adb[:SERIAL]|ios[:UDID]|arm64[:CPU]",
+                   help="where to run (default: host); arm64:CPU is an emulated ARM64 CPU (qemu model, e.g. "
+                   "cortex-a53, cortex-a76, max): numerics and kernels of ARM, times that are not a phone's")
     p.add_argument("--runs", type=limits.RUNS.parse, default=50, help="timed inferences (default: 50)")
     p.add_argument("--warmup", type=limits.WARMUP.parse, default=10, help="untimed inferences first (default: 10)")
     p.add_argument("--threads", type=limits.any_threads, help="runtime threads (default: all cores on the host; the runner's "

@@ -35,7 +35,7 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
                    weights=None, labels: list[str] | None = None, progress: Progress | None = None,
                    keep_going: bool = False, prune=None, target_options: dict | None = None,
                    input_form: str | None = None, author: str | None = None,
-                   license: str | None = None) -> list[ExportResult]:
+                   license: str | None = None, verify_on=None) -> list[ExportResult]:
     """Export to several targets from one torch.export; with keep_going, failed targets raise at the end.
 
     `quant` is a scheme name ("fp32", "fp16", "int8", ...) or a quant.config.QuantConfig with the
@@ -45,8 +45,12 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
     target_options: per target name, options for its exporter, e.g. {"coreml": {"min_ios": 18}}.
     input_form: what the artifacts take (edge.io_form: nchw-float, the default; nhwc-float; nhwc-uint8);
     Core ML gets an image input and a classifier for any form but nchw-float. author, license: written
-    into the artifacts' own metadata (TFLite metadata, ONNX metadata_props, Core ML, .pte constants)."""
+    into the artifacts' own metadata (TFLite metadata, ONNX metadata_props, Core ML, .pte constants).
+    verify_on: "arm64:CPU[,CPU]" -- also verify every artifact on these emulated ARM64 CPUs (edge/arm_verify.py)."""
     chosen = resolve_targets(targets)
+    from edge.arm_verify import check_emulator, parse_verify_on
+    verify_on = parse_verify_on(verify_on)
+    check_emulator(verify_on, chosen)
     qconfig = quant if isinstance(quant, QuantConfig) else quant_config_of(quant)
     check_request(chosen, qconfig.scheme)
     form = input_form_of(input_form)
@@ -92,7 +96,7 @@ def export_targets(model_or_name, example_inputs=None, targets="all", quant: str
                 results.append(export_one(ExportRun(
                     prepared, target, qconfig, out, labels, say, calibration=calibration, labelled=labelled,
                     options=(target_options or {}).get(target.name, {}),
-                    credits={"author": author or "", "license": license or ""})))
+                    credits={"author": author or "", "license": license or ""}, verify_on=verify_on)))
             except ExportError as e:
                 if not keep_going:
                     raise

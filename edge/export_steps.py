@@ -56,6 +56,7 @@ class ExportRun:
     labelled: Any = None                 # quant.plan.LabelledSet (--eval-data)
     options: dict = field(default_factory=dict)
     credits: dict = field(default_factory=dict)
+    verify_on: list[str] | None = None   # emulated ARM64 CPUs to verify on too (edge/arm_verify.py)
     # made by the steps
     program: Any = None                  # the lowered torch.export program
     applied: list = field(default_factory=list)
@@ -140,6 +141,10 @@ def verify(run: ExportRun) -> None:
     _test_hold("verification")
     with captured_output(run.quiet):
         run.parity = verify_artifact(run.prepared, run.target, run.qconfig.scheme, run.tmp, run.outcome)
+    if run.verify_on:  # the same check on emulated ARM64 kernels
+        from edge.arm_verify import verify_on_arm
+        run.parity = verify_on_arm(run.prepared, run.target, run.qconfig.scheme, run.tmp, run.outcome, run.parity,
+                                   run.verify_on, lambda msg: run.step(msg))
     plan = run.outcome.quant_plan
     run.outcome.quant_plan = {**run.planned, **plan} if (run.planned or plan) else {}
 

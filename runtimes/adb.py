@@ -148,10 +148,12 @@ def _last_line(text: str) -> str:
 
 
 def parse_device(spec: str) -> tuple[str, str | None]:
-    """'host' | 'adb' | 'adb:SERIAL' | 'ios' | 'ios:UDID' -> (kind, id); a serial may itself hold ':'."""
+    """'host' | 'adb' | 'adb:SERIAL' | 'ios' | 'ios:UDID' | 'arm64' | 'arm64:CPU' -> (kind, id); a serial may
+    itself hold ':'."""
     kind, sep, ident = spec.partition(":")
-    if kind not in ("host", "adb", "ios") or (kind == "host" and sep):
-        raise ProfileError(f"unknown --device {spec!r}; use host, adb, adb:SERIAL, ios or ios:UDID.")
+    if kind not in ("host", "adb", "ios", "arm64") or (kind == "host" and sep):
+        raise ProfileError(f"unknown --device {spec!r}; use host, adb, adb:SERIAL, ios, ios:UDID or arm64:CPU "
+                           "(emulated).")
     if sep and not ident:
         raise ProfileError(f"--device {spec!r} has an empty id after ':'; give adb:SERIAL or leave it out.")
     return kind, ident or None

@@ -34,6 +34,8 @@ def artifact_label(record: dict) -> str:
 
 def device_label(record: dict) -> str:
     d = record["device"]
+    if record.get("emulated"):  # never to be read as a phone's time
+        return f"{d['name']} EMULATED (qemu; not phone time)"
     if d["kind"] == "host":
         return f"host {d['name']} ({d.get('cpu') or '?'}, {d.get('cores') or '?'} cores)"
     return f"{d['kind']} {d.get('model') or d['name']}"

@@ -25,3 +25,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -c 'import torch; assert torch.__version__.startswith("2.13.0"), torch.__version__'
   echo "$want" > "$stamp"
 fi
+# The emulated ARM64 device (runtimes/arm64): Debian's qemu-user-static and aarch64 cross compiler,
+# aarch64 wheels and python3.11 in ~/.cache/edge/arm64. Optional: without it, --device arm64 and
+# --verify-on say what is missing and the tests that need it skip with that line.
+if [ "${EDGE_SKIP_ARM64:-0}" != 1 ] && ! .venv/bin/python -m runtimes.arm64.provision; then
+  echo "setup: the ARM64 emulator is not (fully) set up; see the arm64: lines above" >&2
+fi

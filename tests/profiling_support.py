@@ -82,6 +82,24 @@ def native_runner() -> Path:
     return _runner[0]
 
 
+def arm64_missing() -> str | None:
+    """Why the ARM64 emulator cannot run here (one line: what is missing, how to install it), or None."""
+    from runtimes.arm64 import missing
+    from runtimes.arm64.toolchain import SETUP_HINT
+    gaps = missing("pte")
+    return f"the ARM64 emulator is not set up: missing {'; '.join(gaps)}; {SETUP_HINT}" if gaps else None
+
+
+def arm64_runner() -> Path | None:
+    """edge_bench cross-built for aarch64 (runtimes/arm64), or None where the emulator is not set up."""
+    if arm64_missing():
+        return None
+    from runtimes.arm64.toolchain import build_runner
+    with open(REPO / "build" / ".arm64-build.lock", "w") as lock:  # pytest-xdist workers build one at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return build_runner()
+
+
 def run_cli(capsys, monkeypatch, *argv) -> tuple[int, str, str]:
     """edge's real main() with the profile/report subcommands registered (as edge/cli.py will do)."""
     from edge import cli

@@ -7,17 +7,10 @@ from pathlib import Path
 import pytest
 
 from runtimes import ProfileError
-from runtimes.adb import parse_device, runner_command
+from runtimes.adb import elf_abi, parse_device, runner_command
 from runtimes.record import validate_record
-from tests.profiling_support import (
-    REPO,
-    adb_calls,
-    copy_with_manifest,
-    native_runner,
-    run_cli,
-    small_artifact,
-    use_fake_adb,
-)
+from tests.profiling_support import (REPO, adb_calls, arm64_missing, arm64_runner, copy_with_manifest, native_runner,
+                                     run_cli, small_artifact, use_fake_adb)
 
 SERIAL = "lab phone 'A'"
 NASTY_STEM = "it's my model $(touch PWNED); v1"
@@ -26,6 +19,13 @@ NASTY_STEM = "it's my model $(touch PWNED); v1"
 @pytest.fixture(scope="module")
 def runner():
     return native_runner()
+
+
+@pytest.fixture(scope="module")
+def phone_runner():
+    """The aarch64 build, as a phone gets it (the fake adb runs it under the ARM64 emulator); the host build
+    where the emulator is not set up (arm64_missing() says why)."""
+    return arm64_runner() or native_runner()
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,9 @@ def fake_adb(tmp_path, monkeypatch):
     return use_fake_adb(tmp_path, monkeypatch, ["emulator-5554", SERIAL])
 
 
-def test_end_to_end_with_a_nasty_serial_and_file_name(fake_adb, runner, pte, tmp_path, capsys, monkeypatch):
+def test_end_to_end_with_a_nasty_serial_and_file_name(fake_adb, phone_runner, pte, tmp_path, capsys, monkeypatch):
+    runner = phone_runner
+    monkeypatch.setenv("FAKE_ADB_ABI", elf_abi(runner))  # the stand-in phone has the runner's ABI
     model = copy_with_manifest(pte, tmp_path, NASTY_STEM)
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "records" / "android.json"
@@ -65,6 +67,10 @@ def test_end_to_end_with_a_nasty_serial_and_file_name(fake_adb, runner, pte, tmp
     assert all(c[:2] == ["-s", SERIAL] for c in calls if c != ["devices"])
     pushed = [c[-1] for c in calls if "push" in c]
     assert any(p.endswith("/" + model.name) for p in pushed) and any(p.endswith("/edge_bench") for p in pushed)
+    # what went to the phone is ARM code (ELF e_machine 183), and the record came from running it
+    sources = [Path(c[-2]) for c in calls if "push" in c and c[-1].endswith("/edge_bench")]
+    machines = {int.from_bytes(s.read_bytes()[18:20], "little") for s in sources}
+    assert machines == ({183} if arm64_missing() is None else {62}), (machines, arm64_missing())
 
 
 @pytest.mark.parametrize("mode,needle", [

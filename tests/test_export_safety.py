@@ -67,8 +67,8 @@ def test_data_dependent_model_names_the_module_at_fault(capsys, tmp_path):
 
 
 def test_fp16_on_a_target_without_it_is_rejected(tmp_path):
-    with pytest.raises(EdgeError, match="xnnpack does not offer fp16"):
-        export("fasternet_t0", target="xnnpack", quant="fp16", out_dir=tmp_path)
+    with pytest.raises(EdgeError, match="onnx does not offer fp16"):
+        export("fasternet_t0", target="onnx", quant="fp16", out_dir=tmp_path)
 
 
 def test_failed_verification_leaves_no_artifact(tmp_path, monkeypatch):

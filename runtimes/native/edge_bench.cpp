@@ -19,6 +19,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -52,7 +53,7 @@ namespace {
 constexpr const char* kVersion = "edge_bench 1";
 
 struct Options {
-  std::string model, output, etdump;
+  std::string model, output, etdump, input, save_outputs;
   int runs = 50, warmup = 10, threads = 0, etdump_runs = 10;
 };
 
@@ -76,7 +77,11 @@ Options parse(int argc, char** argv) {
     if (a == "-h" || a == "--help") {
       std::printf("usage: edge_bench --model FILE.pte [--runs 50] [--warmup 10] [--threads N]\n"
                   "                  [--etdump FILE.etdp] [--etdump-runs 10] [--output record.json]\n"
-                  "Prints one profile record (JSON) on stdout; --output also writes it to a file.\n");
+                  "                  [--input FILE.bin] [--save-outputs FILE.bin]\n"
+                  "Prints one profile record (JSON) on stdout; --output also writes it to a file.\n"
+                  "--input: raw little-endian tensors in the program's input shapes and dtypes, one sample\n"
+                  "after another (the first one is timed). --save-outputs: run each sample once, write\n"
+                  "its outputs' raw bytes one sample after another, print their layout (JSON) and stop.\n");
       std::exit(0);
     }
     if (i + 1 >= argc) fail(2, "option " + a + " needs a value (see --help)");
@@ -84,6 +89,8 @@ Options parse(int argc, char** argv) {
     if (a == "--model") o.model = v;
     else if (a == "--output") o.output = v;
     else if (a == "--etdump") o.etdump = v;
+    else if (a == "--input") o.input = v;
+    else if (a == "--save-outputs") o.save_outputs = v;
     else if (a == "--runs") o.runs = parse_int("--runs", v, 1);
     else if (a == "--warmup") o.warmup = parse_int("--warmup", v, 0);
     else if (a == "--threads") o.threads = parse_int("--threads", v, 1);
@@ -91,6 +98,7 @@ Options parse(int argc, char** argv) {
     else fail(2, "unknown option " + a + " (see --help)");
   }
   if (o.model.empty()) fail(2, "--model FILE.pte is required (see --help)");
+  if (!o.save_outputs.empty() && o.input.empty()) fail(2, "--save-outputs needs --input FILE.bin (see --help)");
   return o;
 }
 
@@ -208,6 +216,22 @@ const char* dtype_name(executorch::aten::ScalarType t) {
   }
 }
 
+size_t element_size(executorch::aten::ScalarType t) {
+  switch (t) {
+    case executorch::aten::ScalarType::Float: case executorch::aten::ScalarType::Int: return 4;
+    case executorch::aten::ScalarType::Half: return 2;
+    case executorch::aten::ScalarType::Byte: case executorch::aten::ScalarType::Char: return 1;
+    case executorch::aten::ScalarType::Long: return 8;
+    default: return 0;
+  }
+}
+
+std::vector<char> read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(2, "cannot open input file '" + path + "'");
+  return std::vector<char>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
 std::string utc_now() {
   char buf[32];
   std::time_t t = std::time(nullptr);
@@ -263,15 +287,79 @@ int main(int argc, char** argv) {
   std::vector<TensorPtr> tensors;
   std::ostringstream inputs_json;
   uint32_t seed = 12345;
+  // --input: every input's byte size per sample, so the file splits into whole samples
+  std::vector<size_t> input_bytes;
+  size_t sample_bytes = 0;
   for (size_t i = 0; i < meta->num_inputs(); ++i) {
     auto info = meta->input_tensor_meta(i);
     if (!info.ok()) fail(2, "input " + std::to_string(i) + " is not a tensor; edge_bench feeds tensors only");
+    size_t bytes = info->nbytes();
+    if (!opt.input.empty() && element_size(info->scalar_type()) == 0)
+      fail(2, "input " + std::to_string(i) + " has a dtype --input does not read");
+    input_bytes.push_back(bytes);
+    sample_bytes += bytes;
+  }
+  std::vector<char> given;
+  size_t samples_given = 0;
+  if (!opt.input.empty()) {
+    given = read_file(opt.input);
+    if (sample_bytes == 0 || given.empty() || given.size() % sample_bytes != 0)
+      fail(2, "input file '" + opt.input + "' has " + std::to_string(given.size()) + " bytes, not a multiple of the " +
+              std::to_string(sample_bytes) + " bytes one sample of the program's inputs takes");
+    samples_given = given.size() / sample_bytes;
+  }
+  // the tensors of sample `k` of the --input file (they point into `given`)
+  auto sample_tensors = [&](size_t k) {
+    std::vector<TensorPtr> out;
+    size_t offset = k * sample_bytes;
+    for (size_t i = 0; i < meta->num_inputs(); ++i) {
+      auto info = meta->input_tensor_meta(i);
+      std::vector<executorch::aten::SizesType> sizes(info->sizes().begin(), info->sizes().end());
+      out.push_back(executorch::extension::from_blob(given.data() + offset, sizes, info->scalar_type()));
+      offset += input_bytes[i];
+    }
+    return out;
+  };
+  if (!opt.save_outputs.empty()) {  // verification: each sample once, outputs' raw bytes, no timing
+    FILE* f = std::fopen(opt.save_outputs.c_str(), "wb");
+    if (!f) fail(1, "cannot write outputs to '" + opt.save_outputs + "'");
+    std::ostringstream layout;
+    for (size_t k = 0; k < samples_given; ++k) {
+      auto sample = sample_tensors(k);
+      std::vector<EValue> args;
+      for (auto& t : sample) args.emplace_back(*t);
+      auto result = module.forward(args);
+      if (!result.ok()) fail(1, "inference failed (ExecuTorch error " + std::to_string(static_cast<int>(result.error())) + ")");
+      for (size_t o = 0; o < result->size(); ++o) {
+        const EValue& v = (*result)[o];
+        if (!v.isTensor()) fail(1, "output " + std::to_string(o) + " is not a tensor");
+        const auto& t = v.toTensor();
+        if (std::fwrite(t.const_data_ptr(), 1, t.nbytes(), f) != t.nbytes()) fail(1, "cannot write outputs");
+        if (k == 0) {
+          layout << (o ? ", " : "") << "{\"shape\": [";
+          for (size_t d = 0; d < static_cast<size_t>(t.dim()); ++d) layout << (d ? ", " : "") << t.size(d);
+          layout << "], \"dtype\": \"" << dtype_name(t.scalar_type()) << "\"}";
+        }
+      }
+    }
+    if (std::fclose(f) != 0) fail(1, "cannot write outputs to '" + opt.save_outputs + "'");
+    std::printf("{\"samples\": %zu, \"outputs\": [%s], \"load_ms\": %s}\n", samples_given, layout.str().c_str(),
+                num(load_ms).c_str());
+    return 0;
+  }
+  std::vector<TensorPtr> fed = samples_given ? sample_tensors(0) : std::vector<TensorPtr>();
+  for (size_t i = 0; i < meta->num_inputs(); ++i) {
+    auto info = meta->input_tensor_meta(i);
     std::vector<executorch::aten::SizesType> sizes(info->sizes().begin(), info->sizes().end());
-    size_t count = 1;
-    for (auto d : sizes) count *= static_cast<size_t>(d);
-    std::vector<float> data(count);
-    for (auto& x : data) { seed = seed * 1664525u + 1013904223u; x = (seed >> 8) / 16777216.0f * 2.0f - 1.0f; }
-    tensors.push_back(executorch::extension::make_tensor_ptr(sizes, std::move(data), {}, {}, info->scalar_type()));
+    if (samples_given) {
+      tensors.push_back(fed[i]);
+    } else {
+      size_t count = 1;
+      for (auto d : sizes) count *= static_cast<size_t>(d);
+      std::vector<float> data(count);
+      for (auto& x : data) { seed = seed * 1664525u + 1013904223u; x = (seed >> 8) / 16777216.0f * 2.0f - 1.0f; }
+      tensors.push_back(executorch::extension::make_tensor_ptr(sizes, std::move(data), {}, {}, info->scalar_type()));
+    }
     inputs_json << (i ? ", " : "") << "{\"name\": \"input_" << i << "\", \"shape\": [";
     for (size_t d = 0; d < sizes.size(); ++d) inputs_json << (d ? ", " : "") << sizes[d];
     inputs_json << "], \"dtype\": \"" << dtype_name(info->scalar_type()) << "\", \"source\": \"runtime\"}";
@@ -330,7 +418,8 @@ int main(int argc, char** argv) {
     << ", \"peak_delta_bytes\": " << (delta >= 0 ? std::to_string(delta) : "null") << ", \"method\": \""
     << (hwm_reset ? "vmhwm_reset" : "ru_maxrss") << "\"},\n"
     << "  \"ops\": " << ops << ",\n  \"inputs\": [" << inputs_json.str() << "],\n"
-    << "  \"notes\": [\"inputs are seeded uniform values in [-1, 1) with the program's own shapes\"";
+    << "  \"notes\": [" << (samples_given ? json_str("inputs are the first sample of " + opt.input)
+                               : std::string("\"inputs are seeded uniform values in [-1, 1) with the program's own shapes\""));
   if (pressure > 1.0) {
     char note[200];
     std::snprintf(note, sizeof note, "other work competed for the CPU during the timed runs (PSI some avg10 %.1f%%); "

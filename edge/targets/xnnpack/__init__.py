@@ -2,7 +2,8 @@
 from edge.targets.base import Target
 
 TARGET = Target("xnnpack", ".pte", "ExecuTorch with the XNNPACK delegate (Android, iOS)", "xnnpack",
-                export_modules=("executorch",), exporter="edge.targets.xnnpack.exporter:export_pte", quants=("fp32", "int8"),
+                export_modules=("executorch",), exporter="edge.targets.xnnpack.exporter:export_pte",
+                quants=("fp32", "fp16", "int8"),
                 run_modules=("executorch",), runtime="executorch", packages=("executorch",),
                 lowering_modules=("edge.targets.xnnpack.lowerings", "edge.targets.xnnpack.large_dwconv",
                                   "edge.targets.xnnpack.finish"),

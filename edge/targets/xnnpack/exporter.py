@@ -20,6 +20,10 @@ def export_pte(job: ExportJob) -> ExportOutcome:
                              "min/max activation ranges",
                 "keep_float_ops": list(cfg.keep_float_ops), "keep_float_modules": list(cfg.keep_float_modules),
                 "float_by_backend": list(FLOAT_BY_BACKEND)}
+    if job.quant == "fp16":  # ExecuTorch's fp16 path: a half program, fp32 I/O (fp16.py)
+        from edge.targets.xnnpack.fp16 import half_program
+        program = half_program(job.model, job.example_inputs, (job.app or {}).get("input_form", "nchw-float"))
+        plan = {"precision": "float16 weights and activations inside XNNPACK, float32 input and output"}
     constants = constant_methods(job.app)
     with collect_rejections() as reasons:
         lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()],

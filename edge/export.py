@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from edge.errors import EdgeError, ExportError
+from edge.diagnose import never_raw
 from edge.app_io import app_description, manifest_inputs, manifest_outputs
 from edge.io_form import input_form as input_form_of
 from edge.lowering import apply_lowerings
@@ -56,6 +57,7 @@ def export(model_or_name, example_inputs=None, target: str = "xnnpack", quant: s
                           **options)[0]
 
 
+@never_raw  # every exception leaving the pipeline is one EdgeError line with its op, module and source
 def export_targets(model_or_name, example_inputs=None, targets="all", quant: str | QuantConfig = "fp32", out_dir=".",
                    *, name: str | None = None, num_classes: int | None = None, input_size: int | None = None,
                    weights=None, labels: list[str] | None = None, progress: Progress | None = None,

@@ -5,6 +5,7 @@ arbitrary pickled objects are never unpickled.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import sys
@@ -25,8 +26,14 @@ def build_model(spec: str | nn.Module, num_classes: int | None = None, input_siz
     """Build (zoo name or factory) or take a module, then load weights if given; eval mode."""
     optional(NUM_CLASSES, num_classes)
     optional(INPUT_SIZE, input_size)
+    from edge.corpus import is_corpus_spec
+    from edge.corpus.hf import build_corpus_model, is_pretrained_folder, load_pretrained_folder
     if isinstance(spec, nn.Module):
         model = spec
+    elif is_corpus_spec(spec):  # hf:<name>: a transformers model from its config class, random weights
+        model = build_corpus_model(spec, num_classes, input_size)
+    elif is_pretrained_folder(spec):  # a save_pretrained folder, read locally
+        model = load_pretrained_folder(spec, num_classes, input_size)
     elif ":" in spec:
         model = _from_factory(spec, num_classes, input_size)
     else:
@@ -133,6 +140,10 @@ def model_config(model: nn.Module, input_size: int | None = None, name: str | No
     config = getattr(model, "config", None)
     if isinstance(config, ModelConfig):
         return config
+    attached = getattr(model, "edge_config", None)  # a Hugging Face model (edge.corpus.hf)
+    if isinstance(attached, ModelConfig):
+        return dataclasses.replace(attached, input_size=input_size or attached.input_size,
+                                   name=name or attached.name)
     from edge.model_io import check_single_input, output_form, run_forward
     size = 224 if input_size is None else input_size
     check_single_input(model)

@@ -35,6 +35,7 @@ _LOWERINGS: dict[tuple[torch._ops.OpOverload, str], Lowering] = {}
 # modules whose import registers lowerings; imported lazily so `import edge` stays light
 _PROVIDERS = ("edge.ops.lowerings", "edge.ops.rank_limits", "edge.targets.xnnpack.lowerings",
               "edge.targets.xnnpack.large_dwconv", "edge.targets.xnnpack.finish",
+              "edge.targets.xnnpack.layout",
               "edge.targets.onnx.lowerings", "edge.targets.coreml.lowerings")
 # backend -> a pass over the whole lowered program (folding what lowerings computed from constants)
 _FINISHERS: dict[str, Callable] = {}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from edge.corpus.hf import is_pretrained_folder
 from edge.errors import ExportError
 from edge.io_form import DEFAULT, InputForm, input_form as resolve_form, uint8_pixels_roundtrip
 from edge.loading import build_model, model_config
@@ -62,7 +63,8 @@ def prepare(model_or_name, example_inputs=None, *, name: str | None = None, num_
             raise ExportError("example_inputs must be one NCHW image tensor, e.g. torch.randn(1, 3, 224, 224).")
         input_size = input_size or int(example_inputs[0].shape[-1])
     config = model_config(given, input_size, name=name or (model_or_name if isinstance(model_or_name, str)
-                                                           and ":" not in model_or_name else None))
+                                                           and ":" not in model_or_name
+                                                           and not is_pretrained_folder(model_or_name) else None))
     if example_inputs is None:
         example_inputs = (torch.zeros(1, config.in_chans, config.input_size, config.input_size),)
     size, chans = int(example_inputs[0].shape[-1]), int(example_inputs[0].shape[1])

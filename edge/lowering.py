@@ -35,7 +35,7 @@ _LOWERINGS: dict[tuple[torch._ops.OpOverload, str], Lowering] = {}
 # modules whose import registers lowerings; imported lazily so `import edge` stays light
 _PROVIDERS = ("edge.ops.lowerings", "edge.ops.rank_limits", "edge.targets.xnnpack.lowerings",
               "edge.targets.xnnpack.large_dwconv", "edge.targets.xnnpack.finish",
-              "edge.targets.xnnpack.layout",
+              "edge.targets.xnnpack.layout", "edge.targets.xnnpack.reductions",
               "edge.targets.onnx.lowerings", "edge.targets.coreml.lowerings")
 # backend -> a pass over the whole lowered program (folding what lowerings computed from constants)
 _FINISHERS: dict[str, Callable] = {}
@@ -90,6 +90,8 @@ def apply_lowerings(program: torch.export.ExportedProgram, backend: str,
         # in-place ops (x[:, :c] = ...) become functional ones (slice_scatter) that lowerings can match
         program = program.run_decompositions({})
     present = count_ops(program)
+    if any(present.get(op) for op in table):
+        program = views_as_reshapes(program)
     # the whole table, not only the ops present: an op's decomposition may emit another we lower
     lowered = (program.run_decompositions({op: low.fn for op, low in table.items()})
                if any(present.get(op) for op in table) else program)
@@ -100,3 +102,24 @@ def apply_lowerings(program: torch.export.ExportedProgram, backend: str,
                for op, low in table.items() if present.get(op)]
     return lowered, applied
 
+
+
+def views_as_reshapes(program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+    """A copy of `program` whose views are reshapes.
+
+    A `view` recorded by torch.export was valid for the strides the original op produced; a lowering
+    computes the same values with other strides (SDPA's output follows its query's layout, so user code
+    writes `attn.transpose(1, 2).view(...)`, while the lowered bmm's output is contiguous), and the view
+    then cannot be formed. A reshape is the same view wherever one exists and a copy where the strides
+    demand it, so the graph means what the model meant for any layout a lowering chooses.
+    """
+    views = [n for n in program.graph.nodes if n.op == "call_function" and n.target is torch.ops.aten.view.default]
+    if not views:
+        return program
+    import copy
+    program = copy.deepcopy(program)  # the given program may be shared with other targets
+    for node in program.graph.nodes:
+        if node.op == "call_function" and node.target is torch.ops.aten.view.default:
+            node.target = torch.ops.aten.reshape.default
+    program.graph_module.recompile()
+    return program

@@ -36,6 +36,7 @@ _LOWERINGS: dict[tuple[torch._ops.OpOverload, str], Lowering] = {}
 _PROVIDERS = ("edge.ops.lowerings", "edge.ops.rank_limits", "edge.targets.xnnpack.lowerings",
               "edge.targets.xnnpack.large_dwconv", "edge.targets.xnnpack.finish",
               "edge.targets.xnnpack.layout", "edge.targets.xnnpack.reductions",
+              "edge.targets.xnnpack.indexing",
               "edge.targets.onnx.lowerings", "edge.targets.coreml.lowerings")
 # backend -> a pass over the whole lowered program (folding what lowerings computed from constants)
 _FINISHERS: dict[str, Callable] = {}

@@ -126,14 +126,19 @@ def mean_dim__xnnpack(x, dim, keepdim=False, dtype=None):
 # aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)
 @lowering(aten.expand.default, BACKEND)
 def expand__xnnpack(x, size, implicit=False):
-    """XNNPACK does not take expand_copy (broadcast matmuls emit it): a view, or concats of copies."""
+    """XNNPACK does not take expand_copy (broadcast matmuls emit it): a view, or a broadcast multiply.
+
+    Not a concat of copies: XNNPACK's partitioner counts a concat's distinct inputs, so cat([y] * n)
+    (one input node) stays outside the delegate. A product with a constant ones tensor of the target
+    shape broadcasts in XNNPACK's multiply and is exact.
+    """
     size = list(size)
     lead = len(size) - x.dim()
     y = x.reshape([1] * lead + list(x.shape)) if lead else x
-    for d, target in enumerate(size):
-        if target != -1 and y.shape[d] == 1 and target != 1:
-            y = torch.cat([y] * target, dim=d)
-    return y.reshape([y.shape[d] if s == -1 else s for d, s in enumerate(size)])
+    shape = [y.shape[d] if s == -1 else s for d, s in enumerate(size)]
+    if list(y.shape) == shape:
+        return y.reshape(shape)
+    return y * torch.ones(shape, dtype=y.dtype)
 
 
 # aten::unsqueeze(Tensor(a) self, int dim) -> Tensor(a)

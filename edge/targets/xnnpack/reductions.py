@@ -43,7 +43,7 @@ def sum_dim__xnnpack(x, dim, keepdim=False, dtype=None):
     rank = x.dim()
     dims = sorted({d % rank for d in (dim if dim else range(rank))})
     count = math.prod(x.shape[d] for d in dims)
-    return mean_dim__xnnpack(x, dims, keepdim, dtype) * count
+    return mean_dim__xnnpack(x, dims, keepdim, dtype) * float(count)  # an int would become an int64 constant
 
 
 # aten::linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *,

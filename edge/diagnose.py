@@ -46,11 +46,20 @@ def _enrich(e: EdgeError) -> EdgeError:
     cause = e.__cause__
     if not isinstance(e, ExportError) or cause is None or isinstance(cause, EdgeError) or " at op " in str(e):
         return e
-    where = locate(cause)
+    where = locate(cause) or op_in_message(cause)
     if where is None:
         return e
-    text = str(e).rstrip(".")
+    text = str(e).rstrip(".").rstrip(":")
     return ExportError(f"{text}{describe(where)}. {advice(where, _backend_of(cause), text)}")
+
+
+def op_in_message(exc: BaseException) -> dict | None:
+    """Converters that check a whole graph (ExecuTorch's verifier) name the op only in later lines."""
+    found = re.search(r"\baten[.:]{1,2}([A-Za-z0-9_]+)(?:\.([A-Za-z0-9_]+))?", str(exc))
+    if found is None:
+        return None
+    op = "aten." + found.group(1) + (f".{found.group(2)}" if found.group(2) else "")
+    return {"op": op, "node": "", "module": "", "module_type": "", "source": ""}
 
 
 def locate(exc: BaseException) -> dict | None:
@@ -87,7 +96,7 @@ def node_context(node) -> dict:
 def describe(where: dict | None) -> str:
     if not where:
         return ""
-    parts = [f" at op {where['op']} (node {where['node']})"]
+    parts = [f" at op {where['op']}" + (f" (node {where['node']})" if where["node"] else "")]
     if where["module"] or where["module_type"]:
         parts.append(f" in module '{where['module'] or 'the top level'}' ({where['module_type'] or '?'}"
                      + (f", {where['source']})" if where["source"] else ")"))

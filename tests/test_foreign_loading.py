@@ -130,8 +130,10 @@ def test_cli_refuses_unexportable_models_in_one_line(factory, says, tmp_path, mo
     monkeypatch.syspath_prepend(str(tmp_path))
     code = main(["export", f"bad_models_h14:{factory}", "--target", "xnnpack", "--input-size", "32",
                  "-o", str(tmp_path / "out")])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and err[0].startswith("edge: error:"), err
+    lines = capsys.readouterr().err.strip().splitlines()
+    err = [line for line in lines if line.startswith("edge: error:")]
+    assert code == 2 and len(err) == 1 and lines[-1] == err[0], lines
+    assert not any("Traceback" in line for line in lines)
     assert says in err[0].lower() and "unexpected" not in err[0]
     assert not (tmp_path / "out").exists()
 

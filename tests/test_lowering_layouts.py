@@ -54,6 +54,9 @@ CASES = {  # op: (args with x4 first, reference)
     aten.im2col.default: ((x4, [2, 2], [1, 1], [0, 0], [2, 2]), None),
     aten.slice.Tensor: ((x4, 3, 1, 10, 3), None),
     aten.repeat.default: ((x4[:, :2], [1, 3, 1, 2]), None),
+    aten.roll.default: ((x4, [3, -2], [2, 3]), None),
+    aten.div.Tensor: ((x4, 2), None),
+    aten.mul.Tensor: ((x4, 3), None),
     aten.scaled_dot_product_attention.default: ((x4, torch.randn(2, 6, 8, 10), torch.randn(2, 6, 8, 10)), None),
 }
 

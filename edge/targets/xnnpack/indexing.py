@@ -54,3 +54,38 @@ def repeat__xnnpack(x, repeats):
         tiles += [r, s]
     tiled = y.reshape(split) * torch.ones(tiles, dtype=y.dtype)
     return tiled.reshape([r * s for r, s in zip(repeats, shape)])
+
+
+# aten::roll(Tensor self, SymInt[1] shifts, int[1] dims=[]) -> Tensor
+@lowering(aten.roll.default, BACKEND)
+def roll__xnnpack(x, shifts, dims=()):
+    """roll decomposes into arange/fmod/index_select (Swin's shifted windows), none delegated: a cyclic
+    shift is two static slices concatenated."""
+    shifts, dims = list(shifts), list(dims)
+    if not dims:  # roll of the flattened tensor
+        return roll__xnnpack(x.reshape(-1), shifts, [0]).reshape(x.shape)
+    for shift, dim in zip(shifts, dims):
+        size = x.shape[dim]
+        shift = shift % size
+        if shift:
+            x = torch.cat((x.narrow(dim, size - shift, shift), x.narrow(dim, 0, size - shift)), dim=dim)
+    return x
+
+
+_SCALAR_OPS = (aten.add.Tensor, aten.sub.Tensor, aten.mul.Tensor, aten.div.Tensor)
+
+
+def _float_scalar(op):
+    def lower(x, other, *args, **kwargs):
+        if not (isinstance(other, int) and not isinstance(other, bool) and isinstance(x, torch.Tensor)
+                and x.is_floating_point()):
+            return NotImplemented
+        return op(x, float(other), *args, **kwargs)
+    lower.__name__ = f"{op.__name__.split('.')[0]}_int_scalar__xnnpack"
+    lower.__doc__ = ("An int scalar in float arithmetic (`(a + b) / 2`) becomes an int64 constant and a cast "
+                     "XNNPACK does not take; the same value as a float scalar is delegated.")
+    return lower
+
+
+for _op in _SCALAR_OPS:
+    lowering(_op, BACKEND)(_float_scalar(_op))

@@ -25,7 +25,7 @@ def _transformers():
     try:
         import transformers
     except ImportError:
-        raise EdgeError("Hugging Face models need transformers: pip install 'edge[litert]' "
+        raise EdgeError("Hugging Face models need transformers: pip install 'edge[hf]' "
                         "(it is pulled in by litert-torch).") from None
     transformers.logging.set_verbosity_error()
     return transformers

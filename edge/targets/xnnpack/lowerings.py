@@ -27,12 +27,15 @@ def scaled_dot_product_attention__xnnpack(query, key, value, attn_mask=None, dro
     batch = math.prod(lead)
     s = scale if scale is not None else 1.0 / math.sqrt(d)
     logits = torch.bmm(query.reshape(batch, n, d) * s, key.reshape(batch, m, d).transpose(1, 2))
+    # A boolean mask becomes an additive one computed from the mask alone, so a constant mask (transformers'
+    # ViT passes an all-true one) folds into a constant and only a delegated add remains; a masked_fill of
+    # the logits would leave where/scalar_tensor outside the delegate.
     if attn_mask is not None:
         mask = attn_mask.expand(*lead, n, m).reshape(batch, n, m)
-        logits = logits.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else logits + mask
+        logits = logits + (torch.where(mask, 0.0, float("-inf")) if mask.dtype == torch.bool else mask)
     if is_causal:
         causal = torch.ones(n, m, dtype=torch.bool).tril()
-        logits = logits.masked_fill(~causal, float("-inf"))
+        logits = logits + torch.where(causal, 0.0, float("-inf"))
     out = torch.bmm(torch.softmax(logits, dim=-1), value.reshape(batch, m, dv))
     return out.reshape(*lead, n, dv)
 

@@ -9,6 +9,7 @@ inputs on every CPU, and prints one markdown row per artifact: host cosine, each
 SQNR, and the failure line of artifacts that were not written. Numerics only: no time is measured
 (emulated time is not a phone's). Takes tens of minutes on 2 cores.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,17 @@ def export_group(model: str, quant: str, targets, size: int, out: Path, cpus: li
     for the artifacts that were not written (the others stay written with their manifests)."""
     from common.errors import EdgeError
     from edge.export import export_targets
+
     try:
-        export_targets(model, targets=",".join(targets), quant=quant, input_size=size, out_dir=out, keep_going=True,
-                       verify_on="arm64:" + ",".join(cpus))
+        export_targets(
+            model,
+            targets=",".join(targets),
+            quant=quant,
+            input_size=size,
+            out_dir=out,
+            keep_going=True,
+            verify_on="arm64:" + ",".join(cpus),
+        )
     except EdgeError as e:
         failed = {}
         for part in str(e).split("targets failed: ", 1)[-1].split(" | "):
@@ -73,8 +82,16 @@ def main() -> int:
                 manifest = out / f"{model}-{target}-{quant}.json"
                 if manifest.exists():
                     parity = json.loads(manifest.read_text())["parity"]
-                    rows.append((model, target, quant, f"{parity['cosine']:.6f}",
-                                 *[cell(parity.get("arm64", {}).get(c)) for c in cpus], "written"))
+                    rows.append(
+                        (
+                            model,
+                            target,
+                            quant,
+                            f"{parity['cosine']:.6f}",
+                            *[cell(parity.get("arm64", {}).get(c)) for c in cpus],
+                            "written",
+                        )
+                    )
                 else:
                     why = failures.get((model, target, quant), "not written")
                     rows.append((model, target, quant, "–", *["–" for _ in cpus], why[:160]))

@@ -9,6 +9,7 @@ converts one attention at MobileViT-XXS's stage-3 shape (4 patch groups, 4 heads
 dim 16) both ways, checks both against the eager result, and times them interleaved on the LiteRT
 CPU runtime (2 threads). edge's litert export uses the composite only if it measures faster.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,6 +24,7 @@ from runtimes.timing import measure
 
 class Lowered(torch.nn.Module):
     """What edge's default lowering of edge::local_attention emits: 3-D bmm, softmax, 3-D bmm."""
+
     def forward(self, q, k, v):
         g, h, n, d = q.shape
         logits = torch.bmm(q.reshape(g * h, n, d), k.reshape(g * h, n, d).transpose(1, 2))
@@ -31,20 +33,24 @@ class Lowered(torch.nn.Module):
 
 class Composite(torch.nn.Module):
     """The same attention inside LiteRT's SDPA composite (zero mask: no causal masking)."""
+
     def forward(self, q, k, v):
         from litert_torch.hlfb import StableHLOCompositeBuilder
+
         g, _, n, _ = q.shape
         builder = StableHLOCompositeBuilder(name="odml.scaled_dot_product_attention", attr={"scale": 1.0})
-        q, k, v = (t.transpose(1, 2) for t in (q, k, v))            # [groups, tokens, heads, head_dim]
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [groups, tokens, heads, head_dim]
         q, k, v, mask = builder.mark_inputs(q, k, v, torch.zeros(g, 1, n, n))
-        y = torch.nn.functional.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                                                             attn_mask=mask, scale=1.0)
+        y = torch.nn.functional.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask, scale=1.0
+        )
         return builder.mark_outputs(y.transpose(1, 2)).transpose(1, 2)
 
 
 def interpreter(module: torch.nn.Module, inputs: tuple, threads: int):
     import litert_torch
     from ai_edge_litert.interpreter import Interpreter
+
     with captured_output():
         flatbuffer = bytes(litert_torch.convert(module.eval(), inputs).model_content())
     it = Interpreter(model_content=flatbuffer, num_threads=threads)
@@ -70,8 +76,10 @@ def main() -> None:
         runs[name] = it.invoke
     times = measure(runs, runs=args.runs, warmup=20, rounds=10)
     med = {name: statistics.median(t) for name, t in times.items()}
-    print(" | ".join(f"{name} {ms:.3f} ms" for name, ms in med.items())
-          + f" | composite / lowering {med['LiteRT composite'] / med['edge lowering']:.2f}")
+    print(
+        " | ".join(f"{name} {ms:.3f} ms" for name, ms in med.items())
+        + f" | composite / lowering {med['LiteRT composite'] / med['edge lowering']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Exports each zoo model at its native size, fp32 and int8 (calibrated on the stan
 both interleaved with runtimes.timing.measure (2 threads), prints the int8 cosine to eager, the speed-up,
 and each artifact's top ops by time from ETDump (runtimes.opprofile).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,15 +37,25 @@ def run(name: str, folder: Path, keep_float: tuple[str, ...], top: int, threads:
     reference = prepared.model(x).detach().numpy()
     calibration = load_calibration(None, prepared.config, int(x.shape[1]), samples=16).inputs
     paths = {"fp32": build_artifact(prepared, TARGETS["xnnpack"], folder, "bench", True)}
-    paths["int8"] = build_artifact(prepared, TARGETS["xnnpack"], folder, "bench", True, "int8", calibration,
-                              QuantConfig(scheme="int8", keep_float_ops=keep_float))
+    paths["int8"] = build_artifact(
+        prepared,
+        TARGETS["xnnpack"],
+        folder,
+        "bench",
+        True,
+        "int8",
+        calibration,
+        QuantConfig(scheme="int8", keep_float_ops=keep_float),
+    )
     feed = [x.numpy()]
     sessions = {q: open_session(p, threads) for q, p in paths.items()}
     cosine = compare(reference, sessions["int8"].run(feed)[0])["cosine"]
     times = measure({q: functools.partial(s.run, feed) for q, s in sessions.items()}, runs=60, warmup=10)
     med = {q: statistics.median(t) for q, t in times.items()}
-    print(f"{name}: fp32 {med['fp32']:.2f} ms, int8 {med['int8']:.2f} ms, speed-up {med['fp32'] / med['int8']:.2f}x, "
-          f"int8 cosine to eager {cosine:.6f}" + (f" (keep float: {', '.join(keep_float)})" if keep_float else ""))
+    print(
+        f"{name}: fp32 {med['fp32']:.2f} ms, int8 {med['int8']:.2f} ms, speed-up {med['fp32'] / med['int8']:.2f}x, "
+        f"int8 cosine to eager {cosine:.6f}" + (f" (keep float: {', '.join(keep_float)})" if keep_float else "")
+    )
     for q, path in paths.items():
         ops = profile_pte(path, feed, 10)["top"][:top]
         print(f"  {q} top ops: " + "; ".join(f"{o['name']} x{o['count']} {o['ms']:.3f} ms" for o in ops), flush=True)

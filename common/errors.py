@@ -1,4 +1,5 @@
 """User-facing errors: the CLI prints their message as one line and exits with code 2."""
+
 import difflib
 
 

@@ -1,4 +1,5 @@
 """Facts about a user's nn.Module for messages and reports: where its forward failed, its size."""
+
 from __future__ import annotations
 
 import traceback
@@ -17,8 +18,11 @@ def failing_submodule(model: nn.Module, exc: BaseException) -> str:
         frame = tb.tb_frame
         owner = frame.f_locals.get("self")
         if isinstance(owner, nn.Module) and id(owner) in names:
-            found = (names[id(owner)] or "the model's top level", type(owner).__name__,
-                     f"{frame.f_code.co_filename}:{tb.tb_lineno}")
+            found = (
+                names[id(owner)] or "the model's top level",
+                type(owner).__name__,
+                f"{frame.f_code.co_filename}:{tb.tb_lineno}",
+            )
         tb = tb.tb_next
     if found is None:
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if "site-packages" not in f.filename]

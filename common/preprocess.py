@@ -1,4 +1,5 @@
 """The model's own preprocessing: resize, centre crop, scale to [0, 1], normalise (NCHW float32)."""
+
 from __future__ import annotations
 
 import math

@@ -6,6 +6,7 @@ converter runs (captured_output), or for a whole CLI command (quiet_command, whi
 edge's own lines on the terminal through duplicates of the original descriptors). What was
 captured is kept so a failure can show its tail.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -99,8 +100,11 @@ def quiet_command(verbose: bool = False):
             sink.seek(0)
             native = sink.read()
             sink.close()
-        captured.text = "\n".join([native.decode(errors="replace").rstrip()]
-                                  + [f"{w.category.__name__}: {w.message}" for w in caught] + records.lines).strip()
+        captured.text = "\n".join(
+            [native.decode(errors="replace").rstrip()]
+            + [f"{w.category.__name__}: {w.message}" for w in caught]
+            + records.lines
+        ).strip()
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
 """edge: take lightweight hybrid vision models onto phones."""
+
 from common.errors import EdgeError, ExportError
 from edge import models
 from edge.loading import build_model, load_weights

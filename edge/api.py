@@ -1,4 +1,5 @@
 """The Python API behind the CLI's read-only commands."""
+
 from __future__ import annotations
 
 import functools
@@ -25,22 +26,39 @@ def _describe_models(family: str | None) -> tuple[dict, ...]:
     for name in names:
         model = models.create(name).eval()
         cfg = model.config
-        out.append({"name": name, "family": cfg.family, "params": count_params(model),
-                    "gmacs": round(count_macs(model, cfg.input_size) / 1e9, 4),
-                    "gmacs_without_attention": round(count_macs(model, cfg.input_size, attention=False) / 1e9, 4),
-                    "input_size": cfg.input_size, "config": cfg.to_dict()})
+        out.append(
+            {
+                "name": name,
+                "family": cfg.family,
+                "params": count_params(model),
+                "gmacs": round(count_macs(model, cfg.input_size) / 1e9, 4),
+                "gmacs_without_attention": round(count_macs(model, cfg.input_size, attention=False) / 1e9, 4),
+                "input_size": cfg.input_size,
+                "config": cfg.to_dict(),
+            }
+        )
     return tuple(out)
 
 
-def describe_model(spec, num_classes: int | None = None, input_size: int | None = None,
-                   weights: str | None = None) -> dict:
+def describe_model(
+    spec, num_classes: int | None = None, input_size: int | None = None, weights: str | None = None
+) -> dict:
     model = build_model(spec, num_classes=num_classes, input_size=input_size, weights=weights)
     cfg = model_config(model, input_size)
-    return {"name": cfg.name, "family": cfg.family, "params": count_params(model),
-            "gmacs": round(count_macs(model, cfg.input_size) / 1e9, 4), "input_size": cfg.input_size,
-            "num_classes": cfg.num_classes, "weights": str(weights) if weights else None, "config": cfg.to_dict()}
+    return {
+        "name": cfg.name,
+        "family": cfg.family,
+        "params": count_params(model),
+        "gmacs": round(count_macs(model, cfg.input_size) / 1e9, 4),
+        "input_size": cfg.input_size,
+        "num_classes": cfg.num_classes,
+        "weights": str(weights) if weights else None,
+        "config": cfg.to_dict(),
+    }
 
 
 def describe_targets() -> list[dict]:
-    return [{"name": t.name, "suffix": t.suffix, "description": t.description, **t.availability().to_dict()}
-            for t in TARGETS.values()]
+    return [
+        {"name": t.name, "suffix": t.suffix, "description": t.description, **t.availability().to_dict()}
+        for t in TARGETS.values()
+    ]

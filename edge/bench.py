@@ -4,6 +4,7 @@ naive ExecuTorch (the model as plain PyTorch, no fallbacks), LiteRT and ONNX Run
 Absolute times on a shared machine drift by 10-20% between runs, so the candidates are timed
 in interleaved rounds inside one process and compared by ratio.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -32,13 +33,21 @@ def _speedup(name: str, medians: dict) -> float | None:
     """An int8 row's speed-up over our fp32 export for the same backend."""
     if not name.endswith(" int8"):
         return None
-    base = name[:-len(" int8")] + " fp32"
+    base = name[: -len(" int8")] + " fp32"
     return round(medians[base] / medians[name], 3) if base in medians else None
 
 
-def build_artifact(prepared: PreparedModel, target: Target, folder: Path, tag: str, fallbacks: bool = True,
-                   quant: str = "fp32", calibration=None, quant_config: QuantConfig | None = None,
-                   program=None) -> Path:
+def build_artifact(
+    prepared: PreparedModel,
+    target: Target,
+    folder: Path,
+    tag: str,
+    fallbacks: bool = True,
+    quant: str = "fp32",
+    calibration=None,
+    quant_config: QuantConfig | None = None,
+    program=None,
+) -> Path:
     """One export of `prepared` to `target` under `folder`, no verification or manifest (for timing).
     `program`: an already lowered program to convert instead of lowering prepared.program here."""
     if program is None:
@@ -49,11 +58,27 @@ def build_artifact(prepared: PreparedModel, target: Target, folder: Path, tag: s
     return path
 
 
-def convert(prepared: PreparedModel, program, target: Target, path: Path, config: QuantConfig, calibration=None,
-            options: dict | None = None):
+def convert(
+    prepared: PreparedModel,
+    program,
+    target: Target,
+    path: Path,
+    config: QuantConfig,
+    calibration=None,
+    options: dict | None = None,
+):
     """Run the target's exporter on an already lowered program; returns its ExportOutcome."""
-    job = ExportJob(path.stem, prepared.model, program, prepared.example_inputs, config.scheme, path,
-                    options=dict(options or {}), quant_config=config, calibration=calibration)
+    job = ExportJob(
+        path.stem,
+        prepared.model,
+        program,
+        prepared.example_inputs,
+        config.scheme,
+        path,
+        options=dict(options or {}),
+        quant_config=config,
+        calibration=calibration,
+    )
     with captured_output():
         return target.convert(job)
 
@@ -63,18 +88,30 @@ def int8_plan(prepared: PreparedModel) -> list[tuple]:
     plan = [("edge xnnpack int8", prepared, TARGETS["xnnpack"], True, "int8")]
     for target in (TARGETS["litert"], TARGETS["onnx"]):
         if "int8" in target.quants:
-            plan += [(f"edge {target.name} fp32", prepared, target, True, "fp32"),
-                     (f"edge {target.name} int8", prepared, target, True, "int8")]
+            plan += [
+                (f"edge {target.name} fp32", prepared, target, True, "fp32"),
+                (f"edge {target.name} int8", prepared, target, True, "int8"),
+            ]
     return plan
 
 
-def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=None, progress=print,
-                     quant: str = "fp32", prune=None, info: dict | None = None) -> tuple[dict, dict]:
+def build_candidates(
+    spec,
+    folder: Path,
+    threads: int,
+    input_size=None,
+    weights=None,
+    progress=print,
+    quant: str = "fp32",
+    prune=None,
+    info: dict | None = None,
+) -> tuple[dict, dict]:
     """name -> a zero-argument callable running one inference on the same input; and name -> its output.
 
     prune (a quant.prune.PruneConfig): also time our XNNPACK export of the pruned model (same seed,
     so the same weights before pruning); its pruning report goes to info["pruning"]."""
     from runtimes import open_session
+
     torch.manual_seed(0)
     progress("exporting ours (custom ops + fallbacks)")
     ours = prepare(spec, input_size=input_size, weights=weights)
@@ -88,8 +125,12 @@ def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=
     eager = ours.model
     candidates = {"eager torch": lambda: eager(x)}
     xnnpack, litert, onnx = TARGETS["xnnpack"], TARGETS["litert"], TARGETS["onnx"]
-    plan = [("edge xnnpack fp32", ours, xnnpack, True, "fp32"), ("naive executorch fp32", plain, xnnpack, False, "fp32"),
-            ("litert fp32", plain, litert, False, "fp32"), ("onnxruntime fp32", plain, onnx, False, "fp32")]
+    plan = [
+        ("edge xnnpack fp32", ours, xnnpack, True, "fp32"),
+        ("naive executorch fp32", plain, xnnpack, False, "fp32"),
+        ("litert fp32", plain, litert, False, "fp32"),
+        ("onnxruntime fp32", plain, onnx, False, "fp32"),
+    ]
     if prune is not None:
         progress("pruning, then exporting the pruned model")
         torch.manual_seed(0)
@@ -111,23 +152,45 @@ def build_candidates(spec, folder: Path, threads: int, input_size=None, weights=
     return candidates, outputs
 
 
-def bench(spec, threads: int = 2, runs: int = 30, warmup: int = 5, input_size=None, weights=None,
-          progress=print, quant: str = "fp32", prune=None) -> dict:
+def bench(
+    spec,
+    threads: int = 2,
+    runs: int = 30,
+    warmup: int = 5,
+    input_size=None,
+    weights=None,
+    progress=print,
+    quant: str = "fp32",
+    prune=None,
+) -> dict:
     """With quant="int8", our int8 exports join, each with its speed-up over our fp32 export for the same backend."""
     info: dict = {}
     with tempfile.TemporaryDirectory(prefix="edge-bench-") as tmp:
-        candidates, outputs = build_candidates(spec, Path(tmp), threads, input_size, weights, progress, quant,
-                                               prune, info)
+        candidates, outputs = build_candidates(
+            spec, Path(tmp), threads, input_size, weights, progress, quant, prune, info
+        )
         progress(f"timing {len(candidates)} candidates: {warmup} warm-ups, {runs} runs each, interleaved")
         times = measure(candidates, runs, warmup)
     medians = {name: statistics.median(t) for name, t in times.items()}
     best_peer = min(medians[p] for p in PEERS)
-    rows = [{"name": name, "median_ms": round(medians[name], 3), "p90_ms": round(float(np.percentile(t, 90)), 3),
-             "runs": len(t), "ratio_to_best_peer": round(medians[name] / best_peer, 3),
-             "cosine_to_eager": round(compare(outputs["eager torch"], outputs[name])["cosine"], 6),
-             "speedup_vs_fp32": _speedup(name, medians)} for name, t in times.items()]
-    result = {"model": spec if isinstance(spec, str) else type(spec).__name__, "threads": threads,
-              "best_peer_ms": round(best_peer, 3), "rows": rows}
+    rows = [
+        {
+            "name": name,
+            "median_ms": round(medians[name], 3),
+            "p90_ms": round(float(np.percentile(t, 90)), 3),
+            "runs": len(t),
+            "ratio_to_best_peer": round(medians[name] / best_peer, 3),
+            "cosine_to_eager": round(compare(outputs["eager torch"], outputs[name])["cosine"], 6),
+            "speedup_vs_fp32": _speedup(name, medians),
+        }
+        for name, t in times.items()
+    ]
+    result = {
+        "model": spec if isinstance(spec, str) else type(spec).__name__,
+        "threads": threads,
+        "best_peer_ms": round(best_peer, 3),
+        "rows": rows,
+    }
     if prune is not None:
         result.update(pruned_vs_unpruned=round(medians[PRUNED] / medians["edge xnnpack fp32"], 3), **info)
     return result

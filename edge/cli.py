@@ -1,4 +1,5 @@
 """The `edge` command line: parses, calls the Python API, prints. Nothing else lives here."""
+
 from __future__ import annotations
 
 import argparse
@@ -29,11 +30,13 @@ class _Parser(argparse.ArgumentParser):
 
 def _version() -> str:
     from edge import __version__
+
     return __version__
 
 
 def cmd_list(args) -> int:
     from edge.api import describe_models, describe_targets
+
     models = describe_models(args.family)
     targets = describe_targets()
     if args.json:
@@ -41,12 +44,19 @@ def cmd_list(args) -> int:
         return 0
     from rich.console import Console
     from rich.table import Table
+
     table = Table(title="models")
     for col in ("name", "family", "params", "GMACs", "GMACs w/o attn matmuls", "input"):
         table.add_column(col, justify="left" if col in ("name", "family") else "right")
     for m in models:
-        table.add_row(m["name"], m["family"], f"{m['params']:,}", f"{m['gmacs']:.3f}",
-                      f"{m['gmacs_without_attention']:.3f}", f"{m['input_size']} px")
+        table.add_row(
+            m["name"],
+            m["family"],
+            f"{m['params']:,}",
+            f"{m['gmacs']:.3f}",
+            f"{m['gmacs_without_attention']:.3f}",
+            f"{m['input_size']} px",
+        )
     console = Console()
     console.print(table)
     ttable = Table(title="targets")
@@ -61,6 +71,7 @@ def cmd_list(args) -> int:
 
 def cmd_info(args) -> int:
     from edge.api import describe_model
+
     info = describe_model(args.model, num_classes=args.num_classes, input_size=args.input_size, weights=args.weights)
     if args.json:
         print(json.dumps(info, indent=2))
@@ -69,14 +80,17 @@ def cmd_info(args) -> int:
     print(f"  params        {info['params']:,}")
     print(f"  GMACs         {info['gmacs']:.3f} at {info['input_size']} px")
     print(f"  classes       {info['num_classes']}")
-    print(f"  preprocessing resize {info['config']['interpolation']}, mean {info['config']['mean']}, "
-          f"std {info['config']['std']}")
+    print(
+        f"  preprocessing resize {info['config']['interpolation']}, mean {info['config']['mean']}, "
+        f"std {info['config']['std']}"
+    )
     print(f"  weights       {info['weights'] or 'random init'}")
     return 0
 
 
 def cmd_export(args) -> int:
     from edge.export import export_targets
+
     request = export_request(args)
     console = _stderr_console()
     start = time.perf_counter()
@@ -85,30 +99,62 @@ def cmd_export(args) -> int:
         if not args.json:
             console.print(f"[dim]{time.perf_counter() - start:6.1f}s[/] [bold]{target:8}[/] {step}")
 
-    results = export_targets(request["model"], targets=request["targets"], quant=request["quant"],
-                             out_dir=request["out_dir"], num_classes=request["num_classes"],
-                             input_size=request["input_size"], weights=request["weights"],
-                             labels=request["labels"], progress=progress, keep_going=args.keep_going,
-                             prune=request["prune"], target_options=request["target_options"],
-                             input_form=request["input_form"], author=request["author"], license=request["license"],
-                             verify_on=args.verify_on)
+    results = export_targets(
+        request["model"],
+        targets=request["targets"],
+        quant=request["quant"],
+        out_dir=request["out_dir"],
+        num_classes=request["num_classes"],
+        input_size=request["input_size"],
+        weights=request["weights"],
+        labels=request["labels"],
+        progress=progress,
+        keep_going=args.keep_going,
+        prune=request["prune"],
+        target_options=request["target_options"],
+        input_form=request["input_form"],
+        author=request["author"],
+        license=request["license"],
+        verify_on=args.verify_on,
+    )
     if args.json:
-        print(json.dumps([{"target": r.target, "artifact": str(r.path), "manifest": str(r.manifest_path),
-                           "seconds": r.seconds, "parity": r.manifest["parity"],
-                           "coverage": _coverage_summary(r.manifest["coverage"])} for r in results], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "target": r.target,
+                        "artifact": str(r.path),
+                        "manifest": str(r.manifest_path),
+                        "seconds": r.seconds,
+                        "parity": r.manifest["parity"],
+                        "coverage": _coverage_summary(r.manifest["coverage"]),
+                    }
+                    for r in results
+                ],
+                indent=2,
+            )
+        )
         return 0
     from rich.console import Console
     from rich.table import Table
+
     table = Table(title=f"{results[0].manifest['model']['name']} ({request['quant'].scheme}) -> {request['out_dir']}")
     for col in ("target", "artifact", "size", "parity", "backend coverage", "time"):
         table.add_column(col)
     for r in results:
         m = r.manifest
-        table.add_row(r.target, r.path.name, f"{m['artifact']['size_bytes'] / 1e6:.1f} MB", _parity_text(m["parity"]),
-                      _coverage_summary(m["coverage"]), f"{r.seconds:.1f}s")
+        table.add_row(
+            r.target,
+            r.path.name,
+            f"{m['artifact']['size_bytes'] / 1e6:.1f} MB",
+            _parity_text(m["parity"]),
+            _coverage_summary(m["coverage"]),
+            f"{r.seconds:.1f}s",
+        )
     Console(width=160 if not sys.stdout.isatty() else None).print(table)
     if results[0].manifest.get("pruning"):
         from edge.cli_prune import summary
+
         print(summary(results[0].manifest["pruning"]))
     return 0
 
@@ -116,24 +162,56 @@ def cmd_export(args) -> int:
 def export_request(args) -> dict:
     """Merge a recipe (when MODEL is a .yaml file) with command-line options; the command line wins."""
     from edge.recipe import load_recipe
-    request = {"model": args.model, "targets": None, "quant": None, "out_dir": None, "num_classes": None,
-               "input_size": None, "weights": None, "labels": None, "prune": None, "input_form": None, "author": None,
-               "license": None}
+
+    request = {
+        "model": args.model,
+        "targets": None,
+        "quant": None,
+        "out_dir": None,
+        "num_classes": None,
+        "input_size": None,
+        "weights": None,
+        "labels": None,
+        "prune": None,
+        "input_form": None,
+        "author": None,
+        "license": None,
+    }
     recipe = None
     if args.model.endswith((".yaml", ".yml")):
         recipe = load_recipe(args.model)
-        request.update(model=recipe.model.spec, targets=recipe.targets, quant=recipe.quant, out_dir=recipe.out_dir,
-                       num_classes=recipe.model.num_classes, input_size=recipe.model.input_size,
-                       weights=recipe.model.weights, labels=recipe.model.labels, prune=recipe.prune,
-                       input_form=recipe.input_form, author=recipe.model.author, license=recipe.model.license)
-    for key in ("targets", "out_dir", "num_classes", "input_size", "weights", "labels", "input_form", "author",
-                "license"):
+        request.update(
+            model=recipe.model.spec,
+            targets=recipe.targets,
+            quant=recipe.quant,
+            out_dir=recipe.out_dir,
+            num_classes=recipe.model.num_classes,
+            input_size=recipe.model.input_size,
+            weights=recipe.model.weights,
+            labels=recipe.model.labels,
+            prune=recipe.prune,
+            input_form=recipe.input_form,
+            author=recipe.model.author,
+            license=recipe.model.license,
+        )
+    for key in (
+        "targets",
+        "out_dir",
+        "num_classes",
+        "input_size",
+        "weights",
+        "labels",
+        "input_form",
+        "author",
+        "license",
+    ):
         value = getattr(args, key, None)
         if value is not None:
             request[key] = value
     request["targets"] = request["targets"] or "all"
     request["out_dir"] = request["out_dir"] or "out"
     from edge.cli_prune import prune_request
+
     request["prune"] = prune_request(args, request["prune"])
     if request["labels"]:
         request["labels"] = read_labels(request["labels"])
@@ -151,8 +229,10 @@ def _parity_text(parity: dict) -> str:
 
 def _coverage_summary(cov: dict) -> str:
     if "delegated_nodes" in cov:  # a delegating backend (XNNPACK) says how much its partitioner took
-        return (f"{cov['delegated_nodes']} delegated in {cov['delegated_subgraphs']} subgraphs, "
-                f"{cov['non_delegated_nodes']} not")
+        return (
+            f"{cov['delegated_nodes']} delegated in {cov['delegated_subgraphs']} subgraphs, "
+            f"{cov['non_delegated_nodes']} not"
+        )
     if "nodes" in cov:
         return f"{cov['nodes']} nodes"
     if "ops" in cov:
@@ -162,16 +242,23 @@ def _coverage_summary(cov: dict) -> str:
 
 def _stderr_console():
     from rich.console import Console
+
     return Console(stderr=True)
 
 
 def cmd_inspect(args) -> int:
     from edge.inspect import inspect_artifact, inspect_model, is_artifact
+
     if is_artifact(args.model):
         reports = inspect_artifact(args.model, args.allow_modified)
     else:
-        reports = inspect_model(args.model, args.targets or "xnnpack", num_classes=args.num_classes,
-                                input_size=args.input_size, weights=args.weights)
+        reports = inspect_model(
+            args.model,
+            args.targets or "xnnpack",
+            num_classes=args.num_classes,
+            input_size=args.input_size,
+            weights=args.weights,
+        )
     if args.json:
         print(json.dumps(reports, indent=2))
         return 0
@@ -190,36 +277,57 @@ def cmd_inspect(args) -> int:
 def cmd_bench(args) -> int:
     from edge.bench import bench
     from edge.cli_prune import prune_request
+
     console = _stderr_console()
-    result = bench(args.model, threads=args.threads, runs=args.runs, warmup=args.warmup,
-                   input_size=args.input_size, weights=args.weights, quant=args.quant,
-                   prune=prune_request(args, None),
-                   progress=(lambda msg: None) if args.json else (lambda msg: console.print(f"[dim]{msg}[/]")))
+    result = bench(
+        args.model,
+        threads=args.threads,
+        runs=args.runs,
+        warmup=args.warmup,
+        input_size=args.input_size,
+        weights=args.weights,
+        quant=args.quant,
+        prune=prune_request(args, None),
+        progress=(lambda msg: None) if args.json else (lambda msg: console.print(f"[dim]{msg}[/]")),
+    )
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     from rich.console import Console
     from rich.table import Table
-    table = Table(title=f"{result['model']}: {args.threads} threads, median of {args.runs} runs (one process, "
-                        "interleaved)")
+
+    table = Table(
+        title=f"{result['model']}: {args.threads} threads, median of {args.runs} runs (one process, interleaved)"
+    )
     for col in ("candidate", "median ms", "p90 ms", "x best peer (LiteRT, ORT)", "cosine to eager", "int8 speed-up"):
         table.add_column(col, justify="left" if col == "candidate" else "right")
     for row in result["rows"]:
         speedup = f"{row['speedup_vs_fp32']:.2f}x" if row["speedup_vs_fp32"] else ""
-        table.add_row(row["name"], f"{row['median_ms']:.2f}", f"{row['p90_ms']:.2f}", f"{row['ratio_to_best_peer']:.2f}",
-                      f"{row['cosine_to_eager']:.5f}", speedup)
+        table.add_row(
+            row["name"],
+            f"{row['median_ms']:.2f}",
+            f"{row['p90_ms']:.2f}",
+            f"{row['ratio_to_best_peer']:.2f}",
+            f"{row['cosine_to_eager']:.5f}",
+            speedup,
+        )
     Console(width=160 if not sys.stdout.isatty() else None).print(table)
     if "pruned_vs_unpruned" in result:
         from edge.cli_prune import summary
-        print(f"pruned / unpruned xnnpack latency: {result['pruned_vs_unpruned']:.2f}x (median, same run); "
-              + summary(result["pruning"]))
+
+        print(
+            f"pruned / unpruned xnnpack latency: {result['pruned_vs_unpruned']:.2f}x (median, same run); "
+            + summary(result["pruning"])
+        )
     return 0
 
 
 def _coverage_line(cov: dict) -> str:
     if "delegated_nodes" in cov:
-        return (f"{cov['delegated_nodes']} nodes delegated in {cov['delegated_subgraphs']} subgraphs, "
-                f"{cov['non_delegated_nodes']} left to portable kernels")
+        return (
+            f"{cov['delegated_nodes']} nodes delegated in {cov['delegated_subgraphs']} subgraphs, "
+            f"{cov['non_delegated_nodes']} left to portable kernels"
+        )
     if "violations" in cov:
         return f"{cov['compute_nodes']} compute nodes, {cov['violations']} the backend will not take"
     if "kernel_calls" in cov:
@@ -236,91 +344,151 @@ def _left_out(cov: dict) -> list[str]:
 def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="zoo name (see 'edge list') or a factory 'pkg.module:function'")
     p.add_argument("--weights", help="safetensors or state_dict file (read without unpickling objects)")
-    p.add_argument("--num-classes", type=limits.NUM_CLASSES.parse, help="classifier width (default: 1000 for zoo models)")
-    p.add_argument("--input-size", type=limits.INPUT_SIZE.parse, help="square input size in pixels (default: the model's own)")
+    p.add_argument(
+        "--num-classes", type=limits.NUM_CLASSES.parse, help="classifier width (default: 1000 for zoo models)"
+    )
+    p.add_argument(
+        "--input-size", type=limits.INPUT_SIZE.parse, help="square input size in pixels (default: the model's own)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     from edge.cli_prune import add_prune_options
-    parser = _Parser(prog="edge", description="Take hybrid vision models onto phones: export to "
-                     "ExecuTorch/XNNPACK, LiteRT, Core ML and ONNX; verify each artifact; profile it.")
+
+    parser = _Parser(
+        prog="edge",
+        description="Take hybrid vision models onto phones: export to "
+        "ExecuTorch/XNNPACK, LiteRT, Core ML and ONNX; verify each artifact; profile it.",
+    )
     parser.add_argument("--version", action="version", version=f"edge {_version()}")
     parser.add_argument("--debug", action="store_true", help="on an error, also print the Python traceback")
-    parser.add_argument("--verbose", dest="show_all", action="store_true", help="let the converters, runtimes and "
-                        "libraries print their own warnings and logs (hidden by default)")
+    parser.add_argument(
+        "--verbose",
+        dest="show_all",
+        action="store_true",
+        help="let the converters, runtimes and libraries print their own warnings and logs (hidden by default)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("list", help="zoo models (params, GMACs, input size) and targets available here",
-                       description="List the zoo's models with parameter counts and GMACs, and the "
-                       "export targets with whether this machine can export/run them and why not.")
+    p = sub.add_parser(
+        "list",
+        help="zoo models (params, GMACs, input size) and targets available here",
+        description="List the zoo's models with parameter counts and GMACs, and the "
+        "export targets with whether this machine can export/run them and why not.",
+    )
     p.add_argument("--family", help="only this family (mobilevit, fasternet, iformer)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("info", help="one model: params, GMACs, preprocessing; checks that weights load",
-                       description="Build a model (zoo name or factory), load its weights if given, and print "
-                       "its parameter count, GMACs and preprocessing.")
+    p = sub.add_parser(
+        "info",
+        help="one model: params, GMACs, preprocessing; checks that weights load",
+        description="Build a model (zoo name or factory), load its weights if given, and print "
+        "its parameter count, GMACs and preprocessing.",
+    )
     add_model_options(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("export", help="export a model to phone targets, verify each artifact, write manifests",
-                       description="Export MODEL (zoo name, factory 'pkg.mod:fn', or a recipe .yaml) to each target, "
-                       "run every artifact that can run here against the eager model, and write "
-                       "<model>-<target>-<quant>.<ext> with a .json manifest beside it.")
+    p = sub.add_parser(
+        "export",
+        help="export a model to phone targets, verify each artifact, write manifests",
+        description="Export MODEL (zoo name, factory 'pkg.mod:fn', or a recipe .yaml) to each target, "
+        "run every artifact that can run here against the eager model, and write "
+        "<model>-<target>-<quant>.<ext> with a .json manifest beside it.",
+    )
     add_model_options(p)
-    p.add_argument("--target", dest="targets", metavar="T[,T...]",
-                   help="xnnpack, litert, coreml, onnx, or a preset: android, ios, all (default: all)")
+    p.add_argument(
+        "--target",
+        dest="targets",
+        metavar="T[,T...]",
+        help="xnnpack, litert, coreml, onnx, or a preset: android, ios, all (default: all)",
+    )
     add_quant_options(p)
     p.add_argument("-o", "--out-dir", dest="out_dir", help="output folder (default: out)")
-    p.add_argument("--labels", help="text file with one class label per line, stored in the manifest and in each "
-                   "artifact's own metadata (TFLite labels file, Core ML classifier, ONNX metadata_props, .pte)")
+    p.add_argument(
+        "--labels",
+        help="text file with one class label per line, stored in the manifest and in each "
+        "artifact's own metadata (TFLite labels file, Core ML classifier, ONNX metadata_props, .pte)",
+    )
     from edge.io_form import FORMS
-    p.add_argument("--input-form", choices=list(FORMS), help="what the artifacts take (default nchw-float, as "
-                   "before): nhwc-float (normalized by the app; MediaPipe / LiteRT Support Library read the "
-                   "normalization from the TFLite metadata) or nhwc-uint8 (0-255 RGB pixels, normalization in the "
-                   "graph). Core ML: any form but nchw-float gives an image input and a classifier")
+
+    p.add_argument(
+        "--input-form",
+        choices=list(FORMS),
+        help="what the artifacts take (default nchw-float, as "
+        "before): nhwc-float (normalized by the app; MediaPipe / LiteRT Support Library read the "
+        "normalization from the TFLite metadata) or nhwc-uint8 (0-255 RGB pixels, normalization in the "
+        "graph). Core ML: any form but nchw-float gives an image input and a classifier",
+    )
     p.add_argument("--author", help="author written into the artifacts' metadata")
     p.add_argument("--license", help="license written into the artifacts' metadata")
     from edge.targets.coreml.exporter import MIN_IOS
-    p.add_argument("--coreml-ios", type=int, choices=MIN_IOS, help="Core ML minimum iOS (default 17); 18 runs "
-                   "attention as Core ML's fused scaled_dot_product_attention, on iOS 18+ devices only")
+
+    p.add_argument(
+        "--coreml-ios",
+        type=int,
+        choices=MIN_IOS,
+        help="Core ML minimum iOS (default 17); 18 runs "
+        "attention as Core ML's fused scaled_dot_product_attention, on iOS 18+ devices only",
+    )
     p.add_argument("--keep-going", action="store_true", help="export the other targets when one fails")
-    p.add_argument("--verify-on", metavar="arm64[:CPU[,CPU...]]", help="also verify every artifact on these emulated "
-                   "ARM64 CPUs (qemu models such as cortex-a53, cortex-a76, max; default cortex-a76); parity per CPU "
-                   "in the manifest")
+    p.add_argument(
+        "--verify-on",
+        metavar="arm64[:CPU[,CPU...]]",
+        help="also verify every artifact on these emulated "
+        "ARM64 CPUs (qemu models such as cortex-a53, cortex-a76, max; default cortex-a76); parity per CPU "
+        "in the manifest",
+    )
     p.add_argument("--json", action="store_true", help="print results as JSON; no progress display")
     add_prune_options(p)
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("inspect", help="what each backend takes, leaves out and why, before and after fallbacks",
-                       description="For a MODEL: lower it per target and list the nodes the backend will not take "
-                       "(op, node, reason) before and after our fallbacks, and the fallbacks applied. For an "
-                       "ARTIFACT: print what its manifest recorded.")
+    p = sub.add_parser(
+        "inspect",
+        help="what each backend takes, leaves out and why, before and after fallbacks",
+        description="For a MODEL: lower it per target and list the nodes the backend will not take "
+        "(op, node, reason) before and after our fallbacks, and the fallbacks applied. For an "
+        "ARTIFACT: print what its manifest recorded.",
+    )
     add_model_options(p)
     p.add_argument("--target", dest="targets", metavar="T[,T...]", help="targets or preset (default: xnnpack)")
-    p.add_argument("--allow-modified", action="store_true", help="ARTIFACT: accept a file whose sha256 differs "
-                   "from its manifest")
+    p.add_argument(
+        "--allow-modified", action="store_true", help="ARTIFACT: accept a file whose sha256 differs from its manifest"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("bench", help="latency side by side: eager, our xnnpack, naive executorch, LiteRT, ORT",
-                       description="Export MODEL ours (custom ops + fallbacks) and naively (plain PyTorch, official "
-                       "converters), then time every candidate in one process, interleaved, same weights and "
-                       "threads; prints medians and ratios to the best peer (LiteRT, ONNX Runtime).")
+    p = sub.add_parser(
+        "bench",
+        help="latency side by side: eager, our xnnpack, naive executorch, LiteRT, ORT",
+        description="Export MODEL ours (custom ops + fallbacks) and naively (plain PyTorch, official "
+        "converters), then time every candidate in one process, interleaved, same weights and "
+        "threads; prints medians and ratios to the best peer (LiteRT, ONNX Runtime).",
+    )
     add_model_options(p)
-    p.add_argument("--threads", type=limits.host_threads().parse, default=min(2, os.cpu_count() or 1),
-                   help="threads for every runtime (default 2; at most this host's cores)")
+    p.add_argument(
+        "--threads",
+        type=limits.host_threads().parse,
+        default=min(2, os.cpu_count() or 1),
+        help="threads for every runtime (default 2; at most this host's cores)",
+    )
     p.add_argument("--runs", type=limits.RUNS.parse, default=30, help="timed runs per candidate (default 30)")
     p.add_argument("--warmup", type=limits.WARMUP.parse, default=5, help="warm-up runs per candidate (default 5)")
-    p.add_argument("--quant", choices=["fp32", "int8"], default="fp32", help="int8: add our int8 exports (xnnpack, "
-                   "and litert/onnx fp32+int8) with each one's speed-up over our fp32 export for its backend")
+    p.add_argument(
+        "--quant",
+        choices=["fp32", "int8"],
+        default="fp32",
+        help="int8: add our int8 exports (xnnpack, "
+        "and litert/onnx fp32+int8) with each one's speed-up over our fp32 export for its backend",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     add_prune_options(p)  # adds a pruned xnnpack candidate timed beside the unpruned one
     p.set_defaults(func=cmd_bench)
 
     from edge import cli_demo, cli_eval, cli_profile
     from edge.sweep import cli as cli_sweep
+
     cli_profile.register(sub)
     cli_eval.register(sub)
     cli_demo.register(sub)
@@ -340,6 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     verbose = args.show_all or getattr(args, "verbose", False) or debug or os.environ.get("EDGE_VERBOSE") == "1"
     restore = _terminate_as_interrupt()
     from common.quiet import quiet_command
+
     try:
         with quiet_command(verbose):  # third-party warnings and native logs: shown with --verbose
             try:
@@ -350,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as e:  # the boundary: an EdgeError says what to do; anything else is summarized
                 if debug:
                     import traceback
+
                     traceback.print_exc()
                 print(f"edge: error: {error_line(e, args.command)}", file=sys.stderr)
                 return EXIT_USER_ERROR
@@ -364,6 +534,7 @@ class Terminated(KeyboardInterrupt):
 def _terminate_as_interrupt():
     import signal
     import threading
+
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
@@ -377,19 +548,23 @@ def _terminate_as_interrupt():
 def error_line(e: BaseException, command: str) -> str:
     """One line for any exception: EdgeError as written, the others named with their cause."""
     import errno
+
     first = (str(e).strip().splitlines() or [""])[0][:300]
     from runtimes import ArtifactError, ProfileError, RuntimeUnavailable
+
     if isinstance(e, (EdgeError, ArtifactError, ProfileError, RuntimeUnavailable)):
         return " ".join(str(e).split())
     if isinstance(e, MemoryError):
-        return (f"edge {command} ran out of memory; use a smaller --input-size or model, or free memory.")
+        return f"edge {command} ran out of memory; use a smaller --input-size or model, or free memory."
     if isinstance(e, OSError) and e.errno == errno.ENOSPC:
         return f"no space left on the device writing {e.filename or 'output'}; free space or choose another -o."
     if isinstance(e, OSError) and e.errno is not None:
         where = f" ({e.filename})" if e.filename else ""
         return f"{e.strerror or first}{where}; check the path and its permissions."
-    return (f"unexpected {type(e).__name__} in edge {command}: {first or type(e).__name__} "
-            "(rerun with --debug for the traceback; please report it with the command).")
+    return (
+        f"unexpected {type(e).__name__} in edge {command}: {first or type(e).__name__} "
+        "(rerun with --debug for the traceback; please report it with the command)."
+    )
 
 
 if __name__ == "__main__":

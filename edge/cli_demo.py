@@ -4,6 +4,7 @@ Wire into edge/cli.py with `register(sub)` in build_parser. Mistakes (missing fi
 another export, a format the app does not run, a folder that is not the app) surface as EdgeError:
 one line on stderr, exit code 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,11 +23,22 @@ reads them), a Core ML package exported so is a classifier with its labels (Visi
 
 def cmd_bundle(args) -> int:
     from edge.demo_assets import bundle
+
     result = bundle(args.artifact, args.app, args.demo_dir)
     if args.json:
-        print(json.dumps({"app": result.app, "model": str(result.model), "manifest": str(result.manifest),
-                          "replaced": result.replaced, "labels": str(result.labels) if result.labels else None,
-                          "next_steps": result.next_steps}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "app": result.app,
+                    "model": str(result.model),
+                    "manifest": str(result.manifest),
+                    "replaced": result.replaced,
+                    "labels": str(result.labels) if result.labels else None,
+                    "next_steps": result.next_steps,
+                },
+                indent=2,
+            )
+        )
         return 0
     verb = "replaced" if result.replaced else "copied"
     print(f"{verb} {result.model}")
@@ -42,15 +54,21 @@ def cmd_bundle(args) -> int:
 def register(subparsers) -> None:
     """Add the `bundle` subcommand to edge's argparse subparsers."""
     p = subparsers.add_parser(
-        "bundle", help="copy an exported artifact and its manifest into the Android or iOS demo app",
+        "bundle",
+        help="copy an exported artifact and its manifest into the Android or iOS demo app",
         description="Check that ARTIFACT and the manifest beside it belong together (valid manifest, same sha256) "
-                    "and that the app runs its format, then copy both into the app's bundled-model folder "
-                    "(android_demo/app/src/main/assets/models or ios_demo/Models).",
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("artifact", help=".pte, .tflite, .ort or .onnx (android); .mlpackage or .pte (ios); or the "
-                   "artifact's .json manifest")
+        "and that the app runs its format, then copy both into the app's bundled-model folder "
+        "(android_demo/app/src/main/assets/models or ios_demo/Models).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "artifact",
+        help=".pte, .tflite, .ort or .onnx (android); .mlpackage or .pte (ios); or the artifact's .json manifest",
+    )
     p.add_argument("--app", required=True, choices=["android", "ios"], help="which demo app to put it in")
-    p.add_argument("--demo-dir", metavar="DIR", help="the app folder (default: android_demo/ or ios_demo/ of this "
-                   "checkout)")
+    p.add_argument(
+        "--demo-dir", metavar="DIR", help="the app folder (default: android_demo/ or ios_demo/ of this checkout)"
+    )
     p.add_argument("--json", action="store_true", help="print what was copied as JSON")
     p.set_defaults(func=cmd_bundle)

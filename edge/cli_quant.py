@@ -3,6 +3,7 @@
 The options come from QuantConfig's own fields (quant.config.option: flag, help, argparse settings);
 only how two of them are spelled on the command line is written here: --keep-float takes op types
 and module names in one list, and --int8-io is a switch."""
+
 from __future__ import annotations
 
 import argparse
@@ -53,6 +54,7 @@ def quant_config_from(args, scheme: str | None = None, section=None) -> QuantCon
     except ValueError as e:
         raise EdgeError(str(e)) from None
     if config.int8_only_options():
-        raise EdgeError(f"{' and '.join(config.int8_only_options())} only apply to --quant int8 "
-                        f"(got --quant {config.scheme}).")
+        raise EdgeError(
+            f"{' and '.join(config.int8_only_options())} only apply to --quant int8 (got --quant {config.scheme})."
+        )
     return config

@@ -4,6 +4,7 @@ XNNPACK answers for itself (its partitioner, see targets/xnnpack/coverage.py). F
 converters (LiteRT, Core ML, ONNX) the limits that bite hybrids are structural and declared on
 each Target: the highest tensor rank the backend's accelerators accept, and ops it lacks.
 """
+
 from __future__ import annotations
 
 import operator
@@ -28,8 +29,10 @@ def graph_coverage(program: torch.export.ExportedProgram, target: Target) -> dic
         if name in target.unsupported_ops:
             reasons.append(f"{target.name} has no {name} op")
         if target.max_rank is not None:
-            rank = max([_rank(node.meta.get("val"))] + [_rank(a.meta.get("val")) for a in node.args
-                                                        if isinstance(a, torch.fx.Node)])
+            rank = max(
+                [_rank(node.meta.get("val"))]
+                + [_rank(a.meta.get("val")) for a in node.args if isinstance(a, torch.fx.Node)]
+            )
             if rank > target.max_rank:
                 reasons.append(f"rank-{rank} tensor; {target.name} accelerators take rank <= {target.max_rank}")
         if reasons:

@@ -5,6 +5,7 @@ is checked first: the manifest must be a valid edge manifest that describes this
 sha256), and the app must run the file's format. Files land under their final names atomically
 (temporary name, then rename), so an interrupted copy never leaves half a model in an app.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,21 +26,30 @@ IOS_BUNDLE_ID = "org.edge.demo"
 @dataclass(frozen=True)
 class DemoApp:
     name: str
-    folder: str                  # the app's folder in this repository
-    marker: str                  # a file that shows a folder is that app
-    models_dir: str              # where bundled models go, relative to the app folder
-    formats: tuple[str, ...]     # artifact formats the app runs
+    folder: str  # the app's folder in this repository
+    marker: str  # a file that shows a folder is that app
+    models_dir: str  # where bundled models go, relative to the app folder
+    formats: tuple[str, ...]  # artifact formats the app runs
     next_steps: tuple[str, ...]
 
 
 APPS = {
-    "android": DemoApp("android", "android_demo", "settings.gradle.kts", "app/src/main/assets/models",
-                       ("pte", "tflite", "ort", "onnx"),
-                       ("cd {demo_dir} && ./gradlew :app:installRelease",
-                        f"adb shell am start -n {ANDROID_PACKAGE}/.MainActivity")),
-    "ios": DemoApp("ios", "ios_demo", "project.yml", "Models", ("pte", "mlpackage"),
-                   ("cd {demo_dir} && xcodegen generate",
-                    "open {demo_dir}/EdgeDemo.xcodeproj, pick your iPhone, Product > Run")),
+    "android": DemoApp(
+        "android",
+        "android_demo",
+        "settings.gradle.kts",
+        "app/src/main/assets/models",
+        ("pte", "tflite", "ort", "onnx"),
+        ("cd {demo_dir} && ./gradlew :app:installRelease", f"adb shell am start -n {ANDROID_PACKAGE}/.MainActivity"),
+    ),
+    "ios": DemoApp(
+        "ios",
+        "ios_demo",
+        "project.yml",
+        "Models",
+        ("pte", "mlpackage"),
+        ("cd {demo_dir} && xcodegen generate", "open {demo_dir}/EdgeDemo.xcodeproj, pick your iPhone, Product > Run"),
+    ),
 }
 
 _SUFFIX_FORMATS = {".pte": "pte", ".tflite": "tflite", ".ort": "ort", ".onnx": "onnx", ".mlpackage": "mlpackage"}
@@ -48,11 +58,11 @@ _SUFFIX_FORMATS = {".pte": "pte", ".tflite": "tflite", ".ort": "ort", ".onnx": "
 @dataclass
 class BundleResult:
     app: str
-    model: Path                  # the copied artifact in the app
-    manifest: Path               # the copied manifest beside it
-    replaced: bool               # an earlier copy of the same name was replaced
+    model: Path  # the copied artifact in the app
+    manifest: Path  # the copied manifest beside it
+    replaced: bool  # an earlier copy of the same name was replaced
     next_steps: list[str]
-    labels: Path | None = None   # <stem>.labels.txt, one class name per line, when the manifest has labels
+    labels: Path | None = None  # <stem>.labels.txt, one class name per line, when the manifest has labels
 
 
 def default_demo_dir(app: DemoApp) -> Path:
@@ -65,28 +75,37 @@ def check_artifact(artifact: Path, manifest: dict, app: DemoApp) -> str:
     """The artifact's format, once its header, the app and the manifest's sha256 all agree."""
     from edge.manifest import sha256_of
     from runtimes.formats import ArtifactError, detect_format
+
     if not artifact.exists():
-        raise EdgeError(f"artifact {str(artifact)!r} does not exist; check the path (`edge export` writes "
-                        f"<model>-<target>-<quant>.<ext>).")
+        raise EdgeError(
+            f"artifact {str(artifact)!r} does not exist; check the path (`edge export` writes "
+            f"<model>-<target>-<quant>.<ext>)."
+        )
     claimed = _SUFFIX_FORMATS.get(artifact.suffix)
     if claimed is None:
-        raise EdgeError(f"{artifact.name!r} is not an artifact the demo apps run (.pte, .tflite, .ort, .onnx, "
-                        f".mlpackage).")
+        raise EdgeError(
+            f"{artifact.name!r} is not an artifact the demo apps run (.pte, .tflite, .ort, .onnx, .mlpackage)."
+        )
     if claimed not in app.formats:
         other = "ios" if app.name == "android" else "android"
-        raise EdgeError(f"the {app.name} demo does not run .{claimed} files (it runs "
-                        f"{', '.join('.' + f for f in app.formats)}); use --app {other}, or export a target for "
-                        f"{app.name} (`edge export MODEL --target {app.name}`).")
+        raise EdgeError(
+            f"the {app.name} demo does not run .{claimed} files (it runs "
+            f"{', '.join('.' + f for f in app.formats)}); use --app {other}, or export a target for "
+            f"{app.name} (`edge export MODEL --target {app.name}`)."
+        )
     try:
         fmt = detect_format(artifact)
     except ArtifactError as e:
         raise EdgeError(str(e)) from None
     from edge.integrity import check_artifact as check_integrity
+
     check_integrity(artifact)  # structure (truncation, the ONNX checker) and the sha256 beside it
     entry = manifest_entry(manifest, artifact)
     if sha256_of(artifact) != entry["sha256"]:
-        raise EdgeError(f"{artifact.name!r} does not match its manifest (sha256 differs): one of the two comes from "
-                        f"another export. Re-export so they are written together.")
+        raise EdgeError(
+            f"{artifact.name!r} does not match its manifest (sha256 differs): one of the two comes from "
+            f"another export. Re-export so they are written together."
+        )
     return fmt
 
 
@@ -122,8 +141,10 @@ def bundle(artifact: str | Path, app: str, demo_dir: str | Path | None = None) -
     spec = APPS[app]
     root = Path(demo_dir) if demo_dir is not None else default_demo_dir(spec)
     if not (root / spec.marker).is_file():
-        raise EdgeError(f"{str(root)!r} is not the {spec.folder} app (no {spec.marker}); pass --demo-dir with the "
-                        f"path of {spec.folder}/ from the edge repository.")
+        raise EdgeError(
+            f"{str(root)!r} is not the {spec.folder} app (no {spec.marker}); pass --demo-dir with the "
+            f"path of {spec.folder}/ from the edge repository."
+        )
     artifact_path, manifest_path = find_manifest(Path(artifact))
     manifest = load_manifest(manifest_path)
     check_artifact(artifact_path, manifest, spec)

@@ -10,6 +10,7 @@ value 16 becomes 255). Each model then sees them through its own preprocessing
 `scripts/train_digits.py` trains `DIGITS_MODELS` with them and writes the committed weights in
 `edge/data/digits/`.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,9 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise EdgeError("the digits data set comes with scikit-learn, which is not installed; "
-                        "pip install scikit-learn") from None
+        raise EdgeError(
+            "the digits data set comes with scikit-learn, which is not installed; pip install scikit-learn"
+        ) from None
     data = load_digits()
     return data.images, data.target
 
@@ -64,6 +66,7 @@ def split_indices(labels: np.ndarray, split: str) -> np.ndarray:
 @lru_cache(maxsize=2)
 def _split(split: str) -> tuple[tuple, tuple[int, ...]]:
     from PIL import Image
+
     images, labels = _load_digits()
     idx = split_indices(labels, split)
     grey = [Image.fromarray(np.uint8(np.round(images[i] * (255 / 16)))) for i in idx]
@@ -80,6 +83,7 @@ def digits_images(split: str) -> tuple[list[PIL.Image.Image], list[int]]:
 def digits_tensors(config: ModelConfig, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The split through `config`'s own preprocessing: x float32 [N, 3, S, S], y int64 [N]."""
     from common.preprocess import preprocess_image
+
     images, labels = _split(split)
     return torch.cat([preprocess_image(im, config) for im in images]), torch.tensor(labels, dtype=torch.long)
 
@@ -98,10 +102,13 @@ def write_image_folder(out_dir: str | Path, split: str = "test") -> Path:
 def digits_model(name: str) -> nn.Module:
     """Zoo model `name` with 10 classes at 64 px and its committed digits weights; eval mode."""
     from edge.loading import build_model
+
     weights = DIGITS_DIR / f"{name}.safetensors"
     if not weights.is_file():
-        raise EdgeError(f"no digits weights for {name!r}; there are weights for {', '.join(DIGITS_MODELS)} "
-                        "(python scripts/train_digits.py writes them).")
+        raise EdgeError(
+            f"no digits weights for {name!r}; there are weights for {', '.join(DIGITS_MODELS)} "
+            "(python scripts/train_digits.py writes them)."
+        )
     return build_model(name, num_classes=10, input_size=DIGITS_INPUT_SIZE, weights=weights)
 
 
@@ -110,30 +117,53 @@ def recorded_top1() -> dict[str, float]:
     return {name: row["test_top1"] for name, row in json.loads(RESULTS_FILE.read_text()).items()}
 
 
-def _augment(x: torch.Tensor, g: torch.Generator, shift: float = 0.08, degrees: float = 10.0,
-             scale: tuple[float, float] = (0.9, 1.1)) -> torch.Tensor:
+def _augment(
+    x: torch.Tensor,
+    g: torch.Generator,
+    shift: float = 0.08,
+    degrees: float = 10.0,
+    scale: tuple[float, float] = (0.9, 1.1),
+) -> torch.Tensor:
     """Light random affine per image (shift, rotation, zoom); borders repeat the edge pixels."""
     n = x.shape[0]
     angle = (torch.rand(n, generator=g) * 2 - 1) * math.radians(degrees)
     zoom = torch.empty(n).uniform_(*scale, generator=g)
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos, -sin, (torch.rand(n, generator=g) * 2 - 1) * shift * 2], 1),
-                         torch.stack([sin, cos, (torch.rand(n, generator=g) * 2 - 1) * shift * 2], 1)], 1)
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin, (torch.rand(n, generator=g) * 2 - 1) * shift * 2], 1),
+            torch.stack([sin, cos, (torch.rand(n, generator=g) * 2 - 1) * shift * 2], 1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float = 2e-3, batch_size: int = 64,
-          seed: int = 0, weight_decay: float = 0.05, warmup_epochs: float = 1.0, augment: bool = True,
-          label_smoothing: float = 0.1, log: Callable[[str], None] | None = None) -> nn.Module:
+def train(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    lr: float = 2e-3,
+    batch_size: int = 64,
+    seed: int = 0,
+    weight_decay: float = 0.05,
+    warmup_epochs: float = 1.0,
+    augment: bool = True,
+    label_smoothing: float = 0.1,
+    log: Callable[[str], None] | None = None,
+) -> nn.Module:
     """AdamW with linear warm-up then cosine decay to 0, cross-entropy; returns the model in eval mode.
 
     Augmentation (for 4-D image batches): a random shift of up to 8%, rotation up to 10 degrees and
     zoom of 0.9-1.1 per image. Seeded: the same seed, data and thread count give the same weights.
     """
     if epochs < 1 or batch_size < 1 or len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"train needs epochs >= 1, batch_size >= 1 and as many labels as inputs. "
-                         f"Got epochs={epochs}, batch_size={batch_size}, {len(x)} inputs, {len(y)} labels.")
+        raise ValueError(
+            f"train needs epochs >= 1, batch_size >= 1 and as many labels as inputs. "
+            f"Got epochs={epochs}, batch_size={batch_size}, {len(x)} inputs, {len(y)} labels."
+        )
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     steps_per_epoch = math.ceil(len(x) / batch_size)
@@ -142,8 +172,9 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
     for p in model.parameters():
         if p.requires_grad:
             (decay if p.ndim > 1 else no_decay).append(p)  # no weight decay on norms and biases
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr
+    )
 
     def lr_factor(step: int) -> float:
         if step < warmup:
@@ -156,7 +187,7 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
         order = torch.randperm(len(x), generator=g)
         seen, loss_sum = 0, 0.0
         for i in range(0, len(x), batch_size):
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             xb = _augment(x[idx], g) if augment and x.ndim == 4 else x[idx]
             loss = F.cross_entropy(model(xb), y[idx], label_smoothing=label_smoothing)
             opt.zero_grad(set_to_none=True)
@@ -170,17 +201,22 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
 
 
 @torch.no_grad()
-def predict(model_or_callable: nn.Module | Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-            batch_size: int = 256) -> torch.Tensor:
+def predict(
+    model_or_callable: nn.Module | Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch_size: int = 256
+) -> torch.Tensor:
     """Arg-max class per input; an nn.Module is put in eval mode first."""
     if isinstance(model_or_callable, nn.Module):
         model_or_callable.eval()
-    preds = [torch.as_tensor(model_or_callable(x[i:i + batch_size])).argmax(-1) for i in range(0, len(x), batch_size)]
+    preds = [torch.as_tensor(model_or_callable(x[i : i + batch_size])).argmax(-1) for i in range(0, len(x), batch_size)]
     return torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
 
 
-def top1(model_or_callable: nn.Module | Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-         batch_size: int = 256) -> float:
+def top1(
+    model_or_callable: nn.Module | Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int = 256,
+) -> float:
     """Top-1 accuracy in percent of a model (or any batch -> logits callable) on (x, y)."""
     if len(y) == 0:
         raise ValueError("top1 needs at least one labelled input. Got 0.")

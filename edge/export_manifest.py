@@ -1,4 +1,5 @@
 """The manifest written beside each artifact: what it is, what it takes and gives, how it was checked."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,24 +11,46 @@ from edge.targets.base import ExportOutcome, Target
 from quant.config import QuantConfig
 
 
-def build_manifest(prepared: PreparedModel, target: Target, quant: str, tmp: Path, finals: dict,
-                   outcome: ExportOutcome, parity: dict, labels, image_input: bool = False) -> dict:
+def build_manifest(
+    prepared: PreparedModel,
+    target: Target,
+    quant: str,
+    tmp: Path,
+    finals: dict,
+    outcome: ExportOutcome,
+    parity: dict,
+    labels,
+    image_input: bool = False,
+) -> dict:
     cfg = prepared.config
     out_shape = list(prepared.eager_outputs[0].shape)
-    extras = {suffix.strip(".").split(".")[0]: {"file": finals[suffix].name, "sha256": sha256_of(p),
-                                                "size_bytes": size_of(p)}
-              for suffix, p in outcome.extra_files.items()}
+    extras = {
+        suffix.strip(".").split(".")[0]: {"file": finals[suffix].name, "sha256": sha256_of(p), "size_bytes": size_of(p)}
+        for suffix, p in outcome.extra_files.items()
+    }
     return {
         "schema": SCHEMA_ID,
-        "artifact": {"file": finals[target.suffix].name, "format": target.suffix.lstrip("."),
-                     "sha256": sha256_of(tmp), "size_bytes": size_of(tmp), "extra_files": extras},
-        "model": {"name": prepared.name, "family": cfg.family, "params": prepared.params, "gmacs": prepared.gmacs,
-                  "config": cfg.to_dict()},
+        "artifact": {
+            "file": finals[target.suffix].name,
+            "format": target.suffix.lstrip("."),
+            "sha256": sha256_of(tmp),
+            "size_bytes": size_of(tmp),
+            "extra_files": extras,
+        },
+        "model": {
+            "name": prepared.name,
+            "family": cfg.family,
+            "params": prepared.params,
+            "gmacs": prepared.gmacs,
+            "config": cfg.to_dict(),
+        },
         "target": {"name": target.name, "runtime": target.runtime, "description": target.description},
         "quant": {"scheme": quant},
         "inputs": manifest_inputs(prepared, image_input),
-        "outputs": [{**o, "source": prepared.output_source} if i == 0 else o
-                    for i, o in enumerate(manifest_outputs(out_shape, image_input))],
+        "outputs": [
+            {**o, "source": prepared.output_source} if i == 0 else o
+            for i, o in enumerate(manifest_outputs(out_shape, image_input))
+        ],
         "preprocessing": preprocessing_of(cfg),
         "labels": list(labels) if labels is not None else None,
         "parity": parity,

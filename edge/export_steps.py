@@ -6,6 +6,7 @@ the two int8 planners (--max-drop, --tune-latency), conversion (or adoption of t
 commit that renames every file into place. Every file a step makes is named after `run.tmp`,
 so the clean-up after the last step (or a failure) finds them all.
 """
+
 from __future__ import annotations
 
 import glob
@@ -35,7 +36,7 @@ Progress = Callable[[str, str], None]  # (target name, step description)
 @dataclass
 class ExportResult:
     target: str
-    path: Path                  # the artifact
+    path: Path  # the artifact
     manifest_path: Path
     manifest: dict
     seconds: float
@@ -52,16 +53,16 @@ class ExportRun:
     labels: list[str] | None
     say: Progress
     quiet: bool = True
-    calibration: Any = None              # quant.calibration.Calibration (int8)
-    labelled: Any = None                 # quant.plan.LabelledSet (--eval-data)
+    calibration: Any = None  # quant.calibration.Calibration (int8)
+    labelled: Any = None  # quant.plan.LabelledSet (--eval-data)
     options: dict = field(default_factory=dict)
     credits: dict = field(default_factory=dict)
-    verify_on: list[str] | None = None   # emulated ARM64 CPUs to verify on too (edge/arm_verify.py)
+    verify_on: list[str] | None = None  # emulated ARM64 CPUs to verify on too (edge/arm_verify.py)
     # made by the steps
-    program: Any = None                  # the lowered torch.export program
+    program: Any = None  # the lowered torch.export program
     applied: list = field(default_factory=list)
     planned: dict = field(default_factory=dict)
-    converted: tuple | None = None       # (path, ExportOutcome) made by --tune-latency with the final plan
+    converted: tuple | None = None  # (path, ExportOutcome) made by --tune-latency with the final plan
     outcome: ExportOutcome | None = None
     parity: dict = field(default_factory=dict)
     accuracy: dict | None = None
@@ -90,9 +91,17 @@ def plan_precision(run: ExportRun) -> None:
     if not (run.qconfig.needs_calibration and run.qconfig.max_drop is not None):
         return
     from quant.plan import plan_mixed_precision
+
     run.qconfig, run.planned = plan_mixed_precision(
-        run.program, run.target.quantizer, run.qconfig, run.calibration.inputs, run.prepared.model,
-        run.prepared.verify_inputs, run.labelled, lambda msg: run.step(msg))
+        run.program,
+        run.target.quantizer,
+        run.qconfig,
+        run.calibration.inputs,
+        run.prepared.model,
+        run.prepared.verify_inputs,
+        run.labelled,
+        lambda msg: run.step(msg),
+    )
 
 
 def tune_latency(run: ExportRun) -> None:
@@ -101,14 +110,23 @@ def tune_latency(run: ExportRun) -> None:
         return
     from edge.bench import convert
     from quant.latency import tune_latency as tune
+
     workdir = run.out / f"{run.tmp.name}.tune"  # under the temporary's name: removed with it
     workdir.mkdir()
 
     def convert_trial(config, path):
         return convert(run.prepared, run.program, run.target, path, config, run.calibration.inputs, run.options)
-    run.qconfig, tuned, run.converted = tune(run.program, run.target.latency_candidates, run.qconfig, convert_trial,
-                                             run.target.suffix, workdir, run.prepared.verify_inputs[0].numpy(),
-                                             say=lambda msg: run.step(msg))
+
+    run.qconfig, tuned, run.converted = tune(
+        run.program,
+        run.target.latency_candidates,
+        run.qconfig,
+        convert_trial,
+        run.target.suffix,
+        workdir,
+        run.prepared.verify_inputs[0].numpy(),
+        say=lambda msg: run.step(msg),
+    )
     run.planned = {**run.planned, "latency": tuned}
 
 
@@ -121,17 +139,27 @@ def convert(run: ExportRun) -> None:
             if run.converted is not None:
                 run.outcome = _adopt(run.converted, run.tmp)
             else:
-                run.outcome = run.target.convert(ExportJob(
-                    run.stem, prepared.model, run.program,
-                    prepared.example_inputs if run.image_input else prepared.form_inputs, run.qconfig.scheme,
-                    run.tmp, options=dict(run.options), quant_config=run.qconfig,
-                    calibration=_calibration_for(prepared, run.calibration, run.image_input),
-                    app=app_description(prepared, run.labels, run.image_input, run.credits)))
+                run.outcome = run.target.convert(
+                    ExportJob(
+                        run.stem,
+                        prepared.model,
+                        run.program,
+                        prepared.example_inputs if run.image_input else prepared.form_inputs,
+                        run.qconfig.scheme,
+                        run.tmp,
+                        options=dict(run.options),
+                        quant_config=run.qconfig,
+                        calibration=_calibration_for(prepared, run.calibration, run.image_input),
+                        app=app_description(prepared, run.labels, run.image_input, run.credits),
+                    )
+                )
     except (EdgeError, KeyboardInterrupt):
         raise
     except Exception as e:  # converters raise anything; name the target and the converter's reason
-        raise ExportError(f"{run.target.name} conversion of {prepared.name} failed: "
-                          f"{(str(e).strip().splitlines() or [type(e).__name__])[0][:300]}") from e
+        raise ExportError(
+            f"{run.target.name} conversion of {prepared.name} failed: "
+            f"{(str(e).strip().splitlines() or [type(e).__name__])[0][:300]}"
+        ) from e
     run.outcome.fallbacks = run.applied + run.outcome.fallbacks
     run.temporaries += list(run.outcome.extra_files.values())
 
@@ -143,8 +171,17 @@ def verify(run: ExportRun) -> None:
         run.parity = verify_artifact(run.prepared, run.target, run.qconfig.scheme, run.tmp, run.outcome)
     if run.verify_on:  # the same check on emulated ARM64 kernels
         from edge.arm_verify import verify_on_arm
-        run.parity = verify_on_arm(run.prepared, run.target, run.qconfig.scheme, run.tmp, run.outcome, run.parity,
-                                   run.verify_on, lambda msg: run.step(msg))
+
+        run.parity = verify_on_arm(
+            run.prepared,
+            run.target,
+            run.qconfig.scheme,
+            run.tmp,
+            run.outcome,
+            run.parity,
+            run.verify_on,
+            lambda msg: run.step(msg),
+        )
     plan = run.outcome.quant_plan
     run.outcome.quant_plan = {**run.planned, **plan} if (run.planned or plan) else {}
 
@@ -162,8 +199,9 @@ def write_files(run: ExportRun) -> None:
     out, stem, target, outcome = run.out, run.stem, run.target, run.outcome
     finals = {target.suffix: out / f"{stem}{target.suffix}"}
     finals.update({suffix: out / f"{stem}{suffix}" for suffix in outcome.extra_files})
-    manifest = build_manifest(run.prepared, target, run.qconfig.scheme, run.tmp, finals, outcome, run.parity,
-                              run.labels, run.image_input)
+    manifest = build_manifest(
+        run.prepared, target, run.qconfig.scheme, run.tmp, finals, outcome, run.parity, run.labels, run.image_input
+    )
     manifest["quant"].update(quant_record(run.qconfig, run.calibration, outcome))
     if run.accuracy is not None:
         manifest["quant"]["accuracy"] = run.accuracy
@@ -174,11 +212,14 @@ def write_files(run: ExportRun) -> None:
     write_json(manifest_tmp, manifest)
     run.step("writing the manifest, then renaming the files into place")
     _test_hold("manifest")
-    commit([(outcome.extra_files.get(suffix, run.tmp), final) for suffix, final in finals.items()]
-           + [(manifest_tmp, manifest_path)])
+    commit(
+        [(outcome.extra_files.get(suffix, run.tmp), final) for suffix, final in finals.items()]
+        + [(manifest_tmp, manifest_path)]
+    )
     run.step("done")
-    run.result = ExportResult(target.name, finals[target.suffix], manifest_path, manifest,
-                              round(time.perf_counter() - run.started, 2))
+    run.result = ExportResult(
+        target.name, finals[target.suffix], manifest_path, manifest, round(time.perf_counter() - run.started, 2)
+    )
 
 
 STEPS = (lower, plan_precision, tune_latency, convert, verify, measure_top1, write_files)
@@ -189,8 +230,9 @@ def export_one(run: ExportRun) -> ExportResult:
     try:
         run.out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise EdgeError(f"cannot create output folder {str(run.out)!r} ({e.strerror or e}); choose another "
-                        "with -o.") from None
+        raise EdgeError(
+            f"cannot create output folder {str(run.out)!r} ({e.strerror or e}); choose another with -o."
+        ) from None
     try:
         for step in STEPS:
             step(run)
@@ -208,6 +250,7 @@ def _calibration_for(prepared: PreparedModel, calibration, image_input: bool):
     import torch
 
     from edge.io_form import image_type_params  # the image program sees ImageType's output: undo channel_scale
+
     scale = image_type_params(prepared.config.mean, prepared.config.std)["channel_scale"]
     return [x / torch.tensor(scale).view(1, -1, 1, 1) if scale else x for x in calibration.inputs]
 

@@ -5,6 +5,7 @@ beside it, when there is one: valid against the schema, describing this very fil
 same sha256. A file that differs from its manifest is refused unless the user says they changed it
 on purpose (`--allow-modified`): parity, preprocessing and labels were recorded for other bytes.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,6 +17,7 @@ def check_artifact(path: str | Path, allow_modified: bool = False, warn=None) ->
     """EdgeError when `path` is not an intact artifact; returns its manifest (or None without one)."""
     from edge.manifest import load_manifest, sha256_of
     from runtimes.formats import ArtifactError, check_complete, detect_format
+
     path = Path(path)
     try:
         fmt = detect_format(path)
@@ -34,14 +36,20 @@ def check_artifact(path: str | Path, allow_modified: bool = False, warn=None) ->
     if fmt != "mlpackage" and sha256_of(path) != entry["sha256"]:
         size = path.stat().st_size
         if size < entry["size_bytes"]:
-            raise EdgeError(f"{str(path)!r} is truncated: {size} bytes, its manifest says {entry['size_bytes']}; "
-                            "copy or export it again.")
+            raise EdgeError(
+                f"{str(path)!r} is truncated: {size} bytes, its manifest says {entry['size_bytes']}; "
+                "copy or export it again."
+            )
         if not allow_modified:
-            raise EdgeError(f"{path.name!r} does not match its manifest {manifest_path.name!r} (sha256 differs): the "
-                            "file was changed or the manifest belongs to another export. Re-export them together, or pass "
-                            "--allow-modified to use the file anyway.")
+            raise EdgeError(
+                f"{path.name!r} does not match its manifest {manifest_path.name!r} (sha256 differs): the "
+                "file was changed or the manifest belongs to another export. Re-export them together, or pass "
+                "--allow-modified to use the file anyway."
+            )
         if warn:
-            warn(f"{path.name} differs from its manifest (sha256); --allow-modified: its recorded parity does not apply")
+            warn(
+                f"{path.name} differs from its manifest (sha256); --allow-modified: its recorded parity does not apply"
+            )
     return manifest
 
 
@@ -54,6 +62,7 @@ def manifest_path_of(path: Path) -> Path | None:
 def _entry_for(manifest: dict, path: Path, fmt: str) -> dict:
     """The manifest's entry for this file, by name, else by role (a copy renamed with its manifest)."""
     from edge.manifest import manifest_entry
+
     names = [manifest["artifact"]["file"]] + [e["file"] for e in manifest["artifact"]["extra_files"].values()]
     if path.name in names:
         return manifest_entry(manifest, path)

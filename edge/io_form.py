@@ -10,6 +10,7 @@ through the same mechanism; verification feeds the artifact its own form built f
 and compares with eager fp32 on the float preprocessing. Core ML takes no layout or dtype of ours: any
 form other than nchw-float gives it an ImageType input (a CVPixelBuffer in the app) and a classifier.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,8 +25,8 @@ from common.errors import EdgeError
 @dataclass(frozen=True)
 class InputForm:
     name: str
-    layout: str    # "NCHW" | "NHWC"
-    dtype: str     # "float32" | "uint8"
+    layout: str  # "NCHW" | "NHWC"
+    dtype: str  # "float32" | "uint8"
 
     @property
     def is_default(self) -> bool:
@@ -56,8 +57,14 @@ class InputForm:
 
 CLASS_LABEL, PROBABILITIES = "classLabel", "classLabel_probs"  # a Core ML classifier's outputs (coremltools names)
 
-FORMS = {f.name: f for f in (InputForm("nchw-float", "NCHW", "float32"), InputForm("nhwc-float", "NHWC", "float32"),
-                             InputForm("nhwc-uint8", "NHWC", "uint8"))}
+FORMS = {
+    f.name: f
+    for f in (
+        InputForm("nchw-float", "NCHW", "float32"),
+        InputForm("nhwc-float", "NHWC", "float32"),
+        InputForm("nhwc-uint8", "NHWC", "uint8"),
+    )
+}
 DEFAULT = FORMS["nchw-float"]
 
 
@@ -81,8 +88,9 @@ class AppInput(nn.Module):
         self.uint8 = form.dtype == "uint8"
         std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
         self.register_buffer("scale", 1.0 / (255.0 * std_t), persistent=False)
-        self.register_buffer("shift", -torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) / std_t,
-                             persistent=False)
+        self.register_buffer(
+            "shift", -torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) / std_t, persistent=False
+        )
 
     def forward(self, x):
         x = x.permute(0, 3, 1, 2)
@@ -118,8 +126,11 @@ class ImageClassifierInput(nn.Module):
         self.model = model
         channel_scale = image_type_params(mean, std)["channel_scale"]
         self.correct = channel_scale is not None
-        self.register_buffer("channel_scale", torch.tensor(channel_scale or [1.0, 1.0, 1.0],
-                                                           dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer(
+            "channel_scale",
+            torch.tensor(channel_scale or [1.0, 1.0, 1.0], dtype=torch.float32).view(1, -1, 1, 1),
+            persistent=False,
+        )
 
     def forward(self, x):
         if self.correct:

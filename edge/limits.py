@@ -4,6 +4,7 @@ Zero is a value, never "not given": each limit says what it accepts and why, and
 serves the CLI (as argparse types, so a bad value is that option's one-line error) and the Python
 API (`check`, raising EdgeError).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,17 +20,21 @@ DEVICE_THREADS_MAX = 16
 
 @dataclass(frozen=True)
 class Limit:
-    name: str        # as the user writes it, e.g. "--input-size"
+    name: str  # as the user writes it, e.g. "--input-size"
     low: float
     high: float
-    why: str = ""    # why the bound is where it is
+    why: str = ""  # why the bound is where it is
     integer: bool = True
 
     def problem(self, value) -> str | None:
         """What is wrong with `value` ("must be ...; got X"), or None."""
         kind = "an integer" if self.integer else "a number"
-        if isinstance(value, bool) or (self.integer and not isinstance(value, int)) or \
-                not isinstance(value, (int, float)) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or (self.integer and not isinstance(value, int))
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
             return f"must be {kind} between {self._fmt(self.low)} and {self._fmt(self.high)}; got {value!r}"
         if not self.low <= value <= self.high:
             why = f" ({self.why})" if self.why else ""
@@ -48,8 +53,9 @@ class Limit:
         try:
             value = int(text) if self.integer else float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"needs {'an integer' if self.integer else 'a number'}; "
-                                             f"got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"needs {'an integer' if self.integer else 'a number'}; got {text!r}"
+            ) from None
         problem = self.problem(value)
         if problem:
             raise argparse.ArgumentTypeError(problem)

@@ -3,8 +3,10 @@
 Weights load from safetensors or from a state_dict file read with `weights_only=True`:
 arbitrary pickled objects are never unpickled.
 """
+
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import pickle
@@ -20,13 +22,24 @@ from edge.limits import INPUT_SIZE, NUM_CLASSES, optional
 from edge.models.registry import ModelConfig, UnknownModelError
 
 
-def build_model(spec: str | nn.Module, num_classes: int | None = None, input_size: int | None = None,
-                weights: str | Path | None = None) -> nn.Module:
+def build_model(
+    spec: str | nn.Module,
+    num_classes: int | None = None,
+    input_size: int | None = None,
+    weights: str | Path | None = None,
+) -> nn.Module:
     """Build (zoo name or factory) or take a module, then load weights if given; eval mode."""
     optional(NUM_CLASSES, num_classes)
     optional(INPUT_SIZE, input_size)
+    from edge.corpus import is_corpus_spec
+    from edge.corpus.hf import build_corpus_model, is_pretrained_folder, load_pretrained_folder
+
     if isinstance(spec, nn.Module):
         model = spec
+    elif is_corpus_spec(spec):  # hf:<name>: a transformers model from its config class, random weights
+        model = build_corpus_model(spec, num_classes, input_size)
+    elif is_pretrained_folder(spec):  # a save_pretrained folder, read locally
+        model = load_pretrained_folder(spec, num_classes, input_size)
     elif ":" in spec:
         model = _from_factory(spec, num_classes, input_size)
     else:
@@ -49,11 +62,13 @@ def _from_factory(spec: str, num_classes: int | None, input_size: int | None) ->
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise EdgeError(f"cannot import {module_name!r} for factory {spec!r} ({e}); "
-                        "check the module is on PYTHONPATH.") from None
+        raise EdgeError(
+            f"cannot import {module_name!r} for factory {spec!r} ({e}); check the module is on PYTHONPATH."
+        ) from None
     except Exception as e:  # the module's own code failed while importing
-        raise EdgeError(f"importing {module_name!r} for factory {spec!r} failed: {type(e).__name__}: "
-                        f"{_first_line(e)}") from None
+        raise EdgeError(
+            f"importing {module_name!r} for factory {spec!r} failed: {type(e).__name__}: {_first_line(e)}"
+        ) from None
     fn = getattr(module, fn_name, None)
     if not callable(fn):
         raise EdgeError(f"{module_name!r} has no callable {fn_name!r}; a factory is written 'pkg.mod:function'.")
@@ -79,6 +94,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors" or head[8:9] == b"{":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
+
         try:
             return load_file(str(path))
         except (SafetensorError, OSError, ValueError) as e:
@@ -87,8 +103,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         first = str(e).strip().splitlines()[0][:160]
-        raise EdgeError(f"weights file {str(path)!r} holds pickled objects, not plain tensors ({first}); "
-                        "save model.state_dict() or use safetensors.") from None
+        raise EdgeError(
+            f"weights file {str(path)!r} holds pickled objects, not plain tensors ({first}); "
+            "save model.state_dict() or use safetensors."
+        ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as e:
         raise EdgeError(f"weights file {str(path)!r} is not a readable state_dict ({e}).") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
@@ -109,8 +127,10 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
         parts = []
         if wrong:
             k = wrong[0]
-            parts.append(f"{len(wrong)} shape mismatches (first: {k} is {tuple(state[k].shape)} in the file, "
-                         f"{tuple(expected[k].shape)} in the model)")
+            parts.append(
+                f"{len(wrong)} shape mismatches (first: {k} is {tuple(state[k].shape)} in the file, "
+                f"{tuple(expected[k].shape)} in the model)"
+            )
         if missing:
             parts.append(f"{len(missing)} missing keys (first: {missing[0]})")
         if unexpected:
@@ -119,8 +139,10 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
         raise EdgeError(f"weights {str(path)!r} do not match {name}: {'; '.join(parts)}.{hint}")
     bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
-        raise EdgeError(f"weights {str(path)!r} hold NaN or Inf in {len(bad)} tensors (first: {bad[0]}); "
-                        "re-save them from a healthy checkpoint.")
+        raise EdgeError(
+            f"weights {str(path)!r} hold NaN or Inf in {len(bad)} tensors (first: {bad[0]}); "
+            "re-save them from a healthy checkpoint."
+        )
     model.load_state_dict(state)
     return model
 
@@ -133,15 +155,18 @@ def model_config(model: nn.Module, input_size: int | None = None, name: str | No
     config = getattr(model, "config", None)
     if isinstance(config, ModelConfig):
         return config
+    attached = getattr(model, "edge_config", None)  # a Hugging Face model (edge.corpus.hf)
+    if isinstance(attached, ModelConfig):
+        return dataclasses.replace(attached, input_size=input_size or attached.input_size, name=name or attached.name)
     from edge.model_io import check_single_input, output_form, run_forward
+
     size = 224 if input_size is None else input_size
     check_single_input(model)
     out = run_forward(model.eval(), torch.zeros(1, 3, size, size), f"a 1x3x{size}x{size} zero image")
     form, key = output_form(out)
     out = out if key is None else out[key]
     classes = out.shape[-1] if isinstance(out, torch.Tensor) and out.ndim == 2 else 1
-    return ModelConfig(name=name or type(model).__name__.lower(), family="custom", input_size=size,
-                       num_classes=classes)
+    return ModelConfig(name=name or type(model).__name__.lower(), family="custom", input_size=size, num_classes=classes)
 
 
 def _first_line(e: BaseException) -> str:
@@ -153,4 +178,6 @@ def read_labels(path: str) -> list[str]:
     try:
         return [line.strip() for line in open(path, encoding="utf-8") if line.strip()]
     except OSError as e:
-        raise EdgeError(f"cannot read labels file {path!r} ({e.strerror}); give a text file, one label per line.") from None
+        raise EdgeError(
+            f"cannot read labels file {path!r} ({e.strerror}); give a text file, one label per line."
+        ) from None

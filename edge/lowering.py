@@ -7,6 +7,7 @@ pass over the ExportedProgram (`run_decompositions` with the backend's table): t
 traced, so they are written as ordinary PyTorch code. Backend "*" is the default every backend
 gets unless it registers its own.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -47,21 +48,26 @@ def lowering(op: torch._ops.OpOverload, backend: str = ANY_BACKEND):
     def register(fn: Callable) -> Callable:
         key = (op, backend)
         if key in _LOWERINGS:
-            raise ValueError(f"a lowering for {op} on {backend} is already registered "
-                             f"({_LOWERINGS[key].name}); each (op, backend) has one.")
+            raise ValueError(
+                f"a lowering for {op} on {backend} is already registered "
+                f"({_LOWERINGS[key].name}); each (op, backend) has one."
+            )
         doc = " ".join((fn.__doc__ or "").strip().split("\n\n")[0].split())
         if not doc:
             raise ValueError(f"lowering {fn.__name__} needs a docstring stating the backend limitation.")
         _LOWERINGS[key] = Lowering(op, backend, fn, doc)
         return fn
+
     return register
 
 
 def finisher(backend: str):
     """Register the pass run once on the whole program after a backend's lowerings."""
+
     def register(fn: Callable) -> Callable:
         _FINISHERS[backend] = fn
         return fn
+
     return register
 
 
@@ -79,8 +85,9 @@ def count_ops(program: torch.export.ExportedProgram) -> Counter:
     return Counter(n.target for n in program.graph.nodes if n.op == "call_function")
 
 
-def apply_lowerings(program: torch.export.ExportedProgram, target: Target,
-                    enabled: bool = True) -> tuple[torch.export.ExportedProgram, list[dict]]:
+def apply_lowerings(
+    program: torch.export.ExportedProgram, target: Target, enabled: bool = True
+) -> tuple[torch.export.ExportedProgram, list[dict]]:
     """Lower every op the backend has a lowering for; returns the new program and what was applied.
 
     With enabled=False only the custom ops are lowered (no backend can run them otherwise), with
@@ -94,13 +101,42 @@ def apply_lowerings(program: torch.export.ExportedProgram, target: Target,
         # in-place ops (x[:, :c] = ...) become functional ones (slice_scatter) that lowerings can match
         program = program.run_decompositions({})
     present = count_ops(program)
+    if any(present.get(op) for op in table):
+        program = views_as_reshapes(program)
     # the whole table, not only the ops present: an op's decomposition may emit another we lower
-    lowered = (program.run_decompositions({op: low.fn for op, low in table.items()})
-               if any(present.get(op) for op in table) else program)
+    lowered = (
+        program.run_decompositions({op: low.fn for op, low in table.items()})
+        if any(present.get(op) for op in table)
+        else program
+    )
     if enabled and target.name in _FINISHERS:  # also on an unlowered (shared) program: finishers copy before
         # changing it, except xnnpack's renaming of aten.convolution to the same conv2d
         lowered = _FINISHERS[target.name](lowered)
-    applied = [{"op": str(op), "lowering": low.name, "backend": low.backend, "nodes": present[op], "why": low.why}
-               for op, low in table.items() if present.get(op)]
+    applied = [
+        {"op": str(op), "lowering": low.name, "backend": low.backend, "nodes": present[op], "why": low.why}
+        for op, low in table.items()
+        if present.get(op)
+    ]
     return lowered, applied
 
+
+def views_as_reshapes(program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+    """A copy of `program` whose views are reshapes.
+
+    A `view` recorded by torch.export was valid for the strides the original op produced; a lowering
+    computes the same values with other strides (SDPA's output follows its query's layout, so user code
+    writes `attn.transpose(1, 2).view(...)`, while the lowered bmm's output is contiguous), and the view
+    then cannot be formed. A reshape is the same view wherever one exists and a copy where the strides
+    demand it, so the graph means what the model meant for any layout a lowering chooses.
+    """
+    views = [n for n in program.graph.nodes if n.op == "call_function" and n.target is torch.ops.aten.view.default]
+    if not views:
+        return program
+    import copy
+
+    program = copy.deepcopy(program)  # the given program may be shared with other targets
+    for node in program.graph.nodes:
+        if node.op == "call_function" and node.target is torch.ops.aten.view.default:
+            node.target = torch.ops.aten.reshape.default
+    program.graph_module.recompile()
+    return program

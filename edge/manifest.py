@@ -1,4 +1,5 @@
 """The manifest written beside every artifact: its schema is edge/schemas/manifest.schema.json."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,10 +22,13 @@ def validate_manifest(manifest: dict, target=None) -> None:
     """Raise jsonschema.ValidationError when the manifest does not match the schema. The schema names
     the built-in backends; a registered one (`target`, an edge.targets Target) is accepted beside them."""
     import jsonschema
+
     schema = load_schema()
     if target is not None:
-        for enum, value in ((schema["properties"]["target"]["properties"]["name"]["enum"], target.name),
-                            (schema["properties"]["artifact"]["properties"]["format"]["enum"], target.suffix.lstrip("."))):
+        for enum, value in (
+            (schema["properties"]["target"]["properties"]["name"]["enum"], target.name),
+            (schema["properties"]["artifact"]["properties"]["format"]["enum"], target.suffix.lstrip(".")),
+        ):
             if value not in enum:
                 enum.append(value)
     jsonschema.validate(manifest, schema)
@@ -59,9 +63,15 @@ def tool_versions(packages: tuple[str, ...]) -> dict[str, str]:
 
 
 def preprocessing_of(config) -> dict:
-    return {"color": "RGB", "resize_shorter_to": int(config.input_size / config.crop_pct),
-            "center_crop": config.input_size, "interpolation": config.interpolation, "scale": 1 / 255,
-            "mean": list(config.mean), "std": list(config.std)}
+    return {
+        "color": "RGB",
+        "resize_shorter_to": int(config.input_size / config.crop_pct),
+        "center_crop": config.input_size,
+        "interpolation": config.interpolation,
+        "scale": 1 / 255,
+        "mean": list(config.mean),
+        "std": list(config.std),
+    }
 
 
 def value_range_of(config) -> list[float]:
@@ -85,23 +95,30 @@ def write_json_atomic(path: Path, data: dict) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def find_manifest(artifact: Path, needed_for: str = "the apps read preprocessing, inputs and labels from it"
-                  ) -> tuple[Path, Path]:
+def find_manifest(
+    artifact: Path, needed_for: str = "the apps read preprocessing, inputs and labels from it"
+) -> tuple[Path, Path]:
     """(artifact, manifest) from either path: ARTIFACT's `<stem>.json` or a manifest naming its artifact."""
     if not artifact.exists():
-        raise EdgeError(f"{str(artifact)!r} does not exist; give an artifact written by `edge export` "
-                        f"(<model>-<target>-<quant>.<ext>) or its .json manifest.")
+        raise EdgeError(
+            f"{str(artifact)!r} does not exist; give an artifact written by `edge export` "
+            f"(<model>-<target>-<quant>.<ext>) or its .json manifest."
+        )
     if artifact.suffix == ".json":
         data = read_json(artifact)
         name = data.get("artifact", {}).get("file") if isinstance(data, dict) else None
         if not isinstance(name, str):
-            raise EdgeError(f"{str(artifact)!r} is not an edge manifest (no artifact.file); give the artifact or its "
-                            f"manifest written by `edge export`.")
+            raise EdgeError(
+                f"{str(artifact)!r} is not an edge manifest (no artifact.file); give the artifact or its "
+                f"manifest written by `edge export`."
+            )
         return artifact.parent / name, artifact
     manifest = artifact.with_suffix(".json")
     if not manifest.is_file():
-        raise EdgeError(f"no manifest {manifest.name!r} beside {artifact.name!r}: {needed_for}. Use an artifact "
-                        f"written by `edge export`, which writes one beside it.")
+        raise EdgeError(
+            f"no manifest {manifest.name!r} beside {artifact.name!r}: {needed_for}. Use an artifact "
+            f"written by `edge export`, which writes one beside it."
+        )
     return artifact, manifest
 
 
@@ -119,13 +136,16 @@ def read_json(path: Path) -> dict:
 def load_manifest(path: Path) -> dict:
     """The manifest, checked against edge/schemas/manifest.schema.json: what the apps decode."""
     import jsonschema
+
     manifest = read_json(path)
     try:
         validate_manifest(manifest)
     except jsonschema.ValidationError as e:
         where = "/".join(str(p) for p in e.absolute_path) or "(top level)"
-        raise EdgeError(f"{path.name!r} is not a valid edge manifest: at {where}: {e.message[:160]}. "
-                        f"Re-export with this edge version.") from None
+        raise EdgeError(
+            f"{path.name!r} is not a valid edge manifest: at {where}: {e.message[:160]}. "
+            f"Re-export with this edge version."
+        ) from None
     return manifest
 
 
@@ -137,5 +157,7 @@ def manifest_entry(manifest: dict, artifact: Path) -> dict:
     for entry in main["extra_files"].values():
         if entry["file"] == artifact.name:
             return entry
-    raise EdgeError(f"the manifest beside {artifact.name!r} describes {main['file']!r}, not this file; "
-                    f"use the artifact the export wrote with it.")
+    raise EdgeError(
+        f"the manifest beside {artifact.name!r} describes {main['file']!r}, not this file; "
+        f"use the artifact the export wrote with it."
+    )

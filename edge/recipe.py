@@ -1,4 +1,5 @@
 """YAML recipes: model x compression x targets, typed and validated (unknown keys are errors)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,13 +17,13 @@ from quant.prune.config import PruneConfig
 
 @dataclass(frozen=True)
 class ModelSection:
-    name: str | None = None        # a zoo name ...
-    factory: str | None = None     # ... or 'pkg.module:function'
+    name: str | None = None  # a zoo name ...
+    factory: str | None = None  # ... or 'pkg.module:function'
     weights: str | None = None
     num_classes: int | None = None
     input_size: int | None = None
-    labels: str | None = None      # text file, one label per line
-    author: str | None = None      # written into the artifacts' own metadata
+    labels: str | None = None  # text file, one label per line
+    author: str | None = None  # written into the artifacts' own metadata
     license: str | None = None
 
     def __post_init__(self):
@@ -45,11 +46,16 @@ def _quant_section() -> type:
         return list[str] if typing.get_origin(hint) is tuple else hint
 
     def to_kwargs(self) -> dict:
-        return {f.name: tuple(v) if isinstance(v := getattr(self, f.name), list) else v
-                for f in dataclasses.fields(self)}
+        return {
+            f.name: tuple(v) if isinstance(v := getattr(self, f.name), list) else v for f in dataclasses.fields(self)
+        }
+
     return dataclasses.make_dataclass(
-        "QuantSection", [(f.name, section_hint(f.name), field(default=f.default)) for f in recipe_fields()],
-        frozen=True, namespace={"to_kwargs": to_kwargs, "__doc__": _quant_section.__doc__, "__module__": __name__})
+        "QuantSection",
+        [(f.name, section_hint(f.name), field(default=f.default)) for f in recipe_fields()],
+        frozen=True,
+        namespace={"to_kwargs": to_kwargs, "__doc__": _quant_section.__doc__, "__module__": __name__},
+    )
 
 
 QuantSection = _quant_section()
@@ -63,10 +69,11 @@ class Recipe:
     quantization: QuantSection | None = None
     out_dir: str = "out"
     prune: PruneConfig | None = None  # ratio | flops, importance, round_to, exclude, keep_stem
-    input_form: str | None = None     # nchw-float (default) | nhwc-float | nhwc-uint8 (edge/io_form.py)
+    input_form: str | None = None  # nchw-float (default) | nhwc-float | nhwc-uint8 (edge/io_form.py)
 
     def __post_init__(self):
         from edge.io_form import FORMS
+
         if self.input_form is not None and self.input_form not in FORMS:
             raise ValueError(f"input_form must be one of {', '.join(FORMS)}. Got {self.input_form!r}.")
 

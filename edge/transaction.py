@@ -6,6 +6,7 @@ place (the manifest last) and drops the old ones, or on any failure puts the old
 removes the new. A process killed outright (SIGKILL, power) leaves only hidden partial files,
 which the next export into that folder removes once their process is gone.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,10 +28,13 @@ def writable_folder(out: Path) -> Path:
             break
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
-        raise EdgeError(f"cannot write to output folder {str(out)!r}: {str(probe)!r} is a file; choose another with -o.")
+        raise EdgeError(
+            f"cannot write to output folder {str(out)!r}: {str(probe)!r} is a file; choose another with -o."
+        )
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise EdgeError(f"cannot write to output folder {str(out)!r} ({str(probe)!r} is not writable); "
-                        "choose another with -o.")
+        raise EdgeError(
+            f"cannot write to output folder {str(out)!r} ({str(probe)!r} is not writable); choose another with -o."
+        )
     return out
 
 

@@ -8,6 +8,7 @@ and head dims for real, then calls `finetune` with the pruned model: here edge.d
 code your own training loop. The table shows test top-1 of the unpruned model, of the pruned model
 before fine-tuning, and after it, with parameter and GMAC counts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,12 +44,15 @@ def main(argv: list[str] | None = None) -> dict:
         return tuned
 
     calib = (x_train[:256], y_train[:256]) if args.importance == "taylor" else None
-    pruned, report = prune(model, x_test[:1], ratio=args.ratio, importance=args.importance, calib=calib,
-                           finetune=finetune)
+    pruned, report = prune(
+        model, x_test[:1], ratio=args.ratio, importance=args.importance, calib=calib, finetune=finetune
+    )
     rows.append((f"pruned, after {args.epochs} epochs of fine-tuning", top1(pruned, x_test, y_test), pruned))
 
-    print(f"\n{args.model} on digits ({len(y_test)} test images, {DIGITS_INPUT_SIZE} px), "
-          f"--prune {args.ratio} ({args.importance}, round_to {report['round_to']})")
+    print(
+        f"\n{args.model} on digits ({len(y_test)} test images, {DIGITS_INPUT_SIZE} px), "
+        f"--prune {args.ratio} ({args.importance}, round_to {report['round_to']})"
+    )
     print(f"| {'model':42} | test top-1 | params    | GMACs  |")
     print(f"|{'-' * 44}|-----------:|----------:|-------:|")
     for label, acc, m in rows:

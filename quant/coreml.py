@@ -24,6 +24,7 @@ iOS 18 (coremltools refuses them for an iOS 17 model), and edge's Core ML contra
 Weights under 2048 elements (biases, norms, small depthwise kernels) stay fp16: coremltools' default
 threshold, where the LUT or scales would cost about as much as they save.
 """
+
 from __future__ import annotations
 
 import torch
@@ -40,21 +41,36 @@ def w8a8_quantizer(keep_ops=(), keep_modules=()):
     from torchao.quantization.pt2e.observer import MinMaxObserver, PerChannelMinMaxObserver
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, QuantizationSpec, Quantizer
 
-    activation = QuantizationSpec(dtype=torch.int8, quant_min=-127, quant_max=127, qscheme=torch.per_tensor_symmetric,
-                                  observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2 ** -12))
-    weight = QuantizationSpec(dtype=torch.int8, quant_min=-127, quant_max=127, qscheme=torch.per_channel_symmetric,
-                              ch_axis=0, observer_or_fake_quant_ctr=PerChannelMinMaxObserver.with_args(eps=2 ** -12))
+    activation = QuantizationSpec(
+        dtype=torch.int8,
+        quant_min=-127,
+        quant_max=127,
+        qscheme=torch.per_tensor_symmetric,
+        observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2**-12),
+    )
+    weight = QuantizationSpec(
+        dtype=torch.int8,
+        quant_min=-127,
+        quant_max=127,
+        qscheme=torch.per_channel_symmetric,
+        ch_axis=0,
+        observer_or_fake_quant_ctr=PerChannelMinMaxObserver.with_args(eps=2**-12),
+    )
     may_quantize: NodeFilter = keep_float_filter(keep_ops, keep_modules)
 
     class CoreMLW8A8Quantizer(Quantizer):
         def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
             for node in model.graph.nodes:
-                if (node.op == "call_function" and getattr(node.target, "__name__", "").split(".")[0] in WEIGHTED_OPS
-                        and may_quantize(node)):
+                if (
+                    node.op == "call_function"
+                    and getattr(node.target, "__name__", "").split(".")[0] in WEIGHTED_OPS
+                    and may_quantize(node)
+                ):
                     x, w = node.args[0], node.args[1]
                     reads_image = x.op == "placeholder"  # the model input stays exact (as on ONNX)
                     node.meta["quantization_annotation"] = QuantizationAnnotation(
-                        input_qspec_map={w: weight} if reads_image else {x: activation, w: weight}, _annotated=True)
+                        input_qspec_map={w: weight} if reads_image else {x: activation, w: weight}, _annotated=True
+                    )
             return model
 
         def validate(self, model: torch.fx.GraphModule) -> None:
@@ -66,6 +82,7 @@ def w8a8_quantizer(keep_ops=(), keep_modules=()):
 def compress_weights(mlmodel, scheme: str):
     """w8 / pal4 / pal6 on a converted ML Program; returns the compressed MLModel."""
     import coremltools.optimize.coreml as cto
+
     if scheme == "w8":
         op_config = cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8", granularity="per_channel")
         return cto.linear_quantize_weights(mlmodel, cto.OptimizationConfig(global_config=op_config))

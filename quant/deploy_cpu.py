@@ -15,6 +15,7 @@ saturation-free integer kernels compute, up to float rounding. A .ort bakes the 
 at conversion, so it cannot be run that way: it is run, and its host cosine recorded, but it is not
 judged here (the ARM64 emulator or a phone can).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,9 +29,9 @@ REFERENCE_QDQ = {"session.disable_quant_qdq": "1"}  # onnxruntime session config
 
 @dataclass(frozen=True)
 class Int8Format:
-    deploy_cpu: str           # resolved: arm64 | x86-vnni | x86-avx2 | x86
-    weight_bits: int          # 8, or 7 where the deployment CPU's kernels would saturate on 8
-    ort_platform: str         # convert_onnx_models_to_ort target_platform: arm | amd64
+    deploy_cpu: str  # resolved: arm64 | x86-vnni | x86-avx2 | x86
+    weight_bits: int  # 8, or 7 where the deployment CPU's kernels would saturate on 8
+    ort_platform: str  # convert_onnx_models_to_ort target_platform: arm | amd64
 
     @property
     def name(self) -> str:
@@ -57,8 +58,15 @@ def verification_plan(fmt: Int8Format) -> dict:
     """How this host verifies `fmt`: session config for the .onnx, and whether the .ort can be judged."""
     host = describe_cpu()
     exact = fmt.exact_on(host["class"])
-    kernels = ("onnxruntime's fused int8 kernels (exact on this CPU for this format)" if exact else
-               f"onnxruntime's QDQ reference execution (fusion disabled): this {host['class']} host's fused "
-               f"{fmt.name} kernels saturate where the {fmt.deploy_cpu} kernels do not")
-    return {"host_cpu": host, "exact_on_host": exact, "kernels": kernels,
-            "session_config": {} if exact else dict(REFERENCE_QDQ)}
+    kernels = (
+        "onnxruntime's fused int8 kernels (exact on this CPU for this format)"
+        if exact
+        else f"onnxruntime's QDQ reference execution (fusion disabled): this {host['class']} host's fused "
+        f"{fmt.name} kernels saturate where the {fmt.deploy_cpu} kernels do not"
+    )
+    return {
+        "host_cpu": host,
+        "exact_on_host": exact,
+        "kernels": kernels,
+        "session_config": {} if exact else dict(REFERENCE_QDQ),
+    }

@@ -6,6 +6,7 @@ and zero point. It has no option for float I/O, so `float_io` rewrites the flatb
 input becomes an internal tensor fed by a QUANTIZE op from a new float32 input, and likewise a
 DEQUANTIZE op feeds a new float32 output. `--int8-io` keeps the integer interface.
 """
+
 from __future__ import annotations
 
 from quant.pt2e import keep_float_filter, simulate
@@ -25,6 +26,7 @@ def litert_quantizer(keep_ops=(), keep_modules=()):
         def _annotate_all_static_patterns(self, model, quantization_config, filter_fn=None):
             def combined(node):
                 return may_quantize(node) and (filter_fn is None or filter_fn(node))
+
             return super()._annotate_all_static_patterns(model, quantization_config, combined)
 
     return FilteredPT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
@@ -36,7 +38,9 @@ def quantized_tflite(program, quantizer, calibration, example_inputs) -> bytes:
     from litert_torch.quantize.quant_config import QuantConfig as LiteRTQuantConfig
 
     converted = simulate(program, quantizer, calibration, fold_quantize=False)  # litert-torch folds weights itself
-    edge_model = litert_torch.convert(converted, example_inputs, quant_config=LiteRTQuantConfig(pt2e_quantizer=quantizer))
+    edge_model = litert_torch.convert(
+        converted, example_inputs, quant_config=LiteRTQuantConfig(pt2e_quantizer=quantizer)
+    )
     return bytes(edge_model.model_content())
 
 
@@ -86,7 +90,12 @@ def _float_twin(graph, index: int, schema) -> int:
     """A new float32 tensor with the shape of tensor `index`; the original keeps its int8 role inside."""
     src = graph.tensors[index]
     twin = schema.TensorT()
-    twin.shape, twin.shapeSignature, twin.type, twin.buffer = src.shape, src.shapeSignature, schema.TensorType.FLOAT32, 0
+    twin.shape, twin.shapeSignature, twin.type, twin.buffer = (
+        src.shape,
+        src.shapeSignature,
+        schema.TensorType.FLOAT32,
+        0,
+    )
     twin.name = src.name
     src.name = (src.name or b"") + b"_int8"
     graph.tensors.append(twin)

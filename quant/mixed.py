@@ -11,6 +11,7 @@ consumer of the dequantized value or the producer of the quantized one -- is sti
 - Plan: most sensitive first, candidates go back to float until the measured drop (top-1 points on
   labelled data, else top-1 disagreement with fp32) is within the budget.
 """
+
 from __future__ import annotations
 
 import copy
@@ -48,11 +49,15 @@ def as_fake_quant(model: GraphModule) -> GraphModule:
         with graph.inserting_before(dq):
             if _name(q) == "quantize_per_tensor":
                 x, scale, zero, qmin, qmax, _ = q.args[:6]
-                fq = graph.call_function(torch.fake_quantize_per_tensor_affine, (x, float(scale), int(zero), qmin, qmax))
+                fq = graph.call_function(
+                    torch.fake_quantize_per_tensor_affine, (x, float(scale), int(zero), qmin, qmax)
+                )
             else:
                 x, scales, zeros, axis, qmin, qmax, _ = q.args[:7]
                 zeros_int = graph.call_function(torch.ops.aten._to_copy.default, (zeros,), {"dtype": torch.int32})
-                fq = graph.call_function(torch.fake_quantize_per_channel_affine, (x, scales, zeros_int, axis, qmin, qmax))
+                fq = graph.call_function(
+                    torch.fake_quantize_per_channel_affine, (x, scales, zeros_int, axis, qmin, qmax)
+                )
         fq.meta = dict(q.meta)
         dq.replace_all_uses_with(fq)
     graph.eliminate_dead_code()
@@ -75,8 +80,8 @@ def choose_depth(paths: list[str]) -> int:
 
 @dataclass
 class Candidate:
-    kind: str   # "module" | "op"
-    name: str   # module-path prefix or op type
+    kind: str  # "module" | "op"
+    name: str  # module-path prefix or op type
 
     def covers(self, node: Node, depth: int) -> bool:
         if self.kind == "op":
@@ -87,11 +92,12 @@ class Candidate:
 @dataclass
 class Reference:
     """The quantized model (q/dq pairs not folded) and what it is judged against."""
+
     model: GraphModule
     inputs: list[torch.Tensor]
     fp32_logits: torch.Tensor
     labels: torch.Tensor | None = None
-    probes: list[torch.Tensor] = field(default_factory=list)   # few inputs for the per-part SQNR
+    probes: list[torch.Tensor] = field(default_factory=list)  # few inputs for the per-part SQNR
     fp32_probes: torch.Tensor | None = None
     depth: int = 1
     candidates: list[Candidate] = field(default_factory=list)
@@ -99,8 +105,13 @@ class Reference:
     @classmethod
     def build(cls, model: GraphModule, inputs, fp32_logits, labels=None, probes=None, fp32_probes=None) -> Reference:
         model = as_fake_quant(model)
-        owners = [n for n in model.graph.nodes if n.op == "call_function" and not is_quant_node(n)
-                  and any(is_quant_node(a) for a in list(n.args) + list(n.users) if isinstance(a, Node))]
+        owners = [
+            n
+            for n in model.graph.nodes
+            if n.op == "call_function"
+            and not is_quant_node(n)
+            and any(is_quant_node(a) for a in list(n.args) + list(n.users) if isinstance(a, Node))
+        ]
         depth = choose_depth([module_path_of(n) for n in owners])
         blocks = sorted({block_key(module_path_of(n), depth) for n in owners})
         ops = sorted({t for n in owners for t in op_types_of(n)})
@@ -115,8 +126,11 @@ class Reference:
         for fq in list(gm.graph.nodes):
             if not is_quant_node(fq):
                 continue
-            owners = [o for o in [fq.args[0], *fq.users] if isinstance(o, Node) and o.op == "call_function"
-                      and not is_quant_node(o)]
+            owners = [
+                o
+                for o in [fq.args[0], *fq.users]
+                if isinstance(o, Node) and o.op == "call_function" and not is_quant_node(o)
+            ]
             if not any(int8(o) for o in owners):
                 fq.replace_all_uses_with(fq.args[0])
         gm.graph.eliminate_dead_code()
@@ -160,6 +174,7 @@ def plan_within(ref: Reference, max_drop: float, rows: list[dict] | None = None)
 
     def int8(node: Node) -> bool:
         return not any(c.covers(node, ref.depth) for c in floated)
+
     drop = ref.drop(ref.variant(int8))
     steps.append({"float": [], "drop_points": round(drop, 3)})
     for row in rows:
@@ -168,12 +183,20 @@ def plan_within(ref: Reference, max_drop: float, rows: list[dict] | None = None)
         floated.append(by_name[(row["kind"], row["name"])])
         drop = ref.drop(ref.variant(int8))
         steps.append({"float": [f"{c.kind}:{c.name}" for c in floated], "drop_points": round(drop, 3)})
-    return {"keep_float_ops": [c.name for c in floated if c.kind == "op"],
-            "keep_float_modules": [c.name for c in floated if c.kind == "module"],
-            "drop_points": round(drop, 3), "within_budget": drop <= max_drop, "steps": steps,
-            "int8_ops_left": sum(1 for n in ref.model.graph.nodes if n.op == "call_function"
-                                 and not is_quant_node(n) and int8(n) and _serves_quant(n)),
-            "sensitivity": rows, "block_depth": ref.depth}
+    return {
+        "keep_float_ops": [c.name for c in floated if c.kind == "op"],
+        "keep_float_modules": [c.name for c in floated if c.kind == "module"],
+        "drop_points": round(drop, 3),
+        "within_budget": drop <= max_drop,
+        "steps": steps,
+        "int8_ops_left": sum(
+            1
+            for n in ref.model.graph.nodes
+            if n.op == "call_function" and not is_quant_node(n) and int8(n) and _serves_quant(n)
+        ),
+        "sensitivity": rows,
+        "block_depth": ref.depth,
+    }
 
 
 def _serves_quant(node: Node) -> bool:

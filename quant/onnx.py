@@ -49,6 +49,7 @@ run as DQ -> float Conv -> Q), and with the transformer preset it leaves most Ge
 float; its fast bias correction does not buy back enough accuracy to matter here. So onnxruntime's
 quantize_static is used.
 """
+
 from __future__ import annotations
 
 import ast
@@ -61,9 +62,19 @@ import numpy as np
 from quant.config import OP_TYPES
 
 # aten ops (by name) whose ONNX nodes go int8, and the ORT kernel that runs them
-INT8_ATEN = {"conv2d": "QLinearConv", "convolution": "QLinearConv", "linear": "QGemm", "addmm": "QGemm",
-             "mm": "QGemm", "matmul": "QLinearMatMul", "add": "QLinearAdd", "mul": "QLinearMul", "cat": "QLinearConcat",
-             "silu": "QLinearSigmoid + QLinearMul", "sigmoid": "QLinearSigmoid"}
+INT8_ATEN = {
+    "conv2d": "QLinearConv",
+    "convolution": "QLinearConv",
+    "linear": "QGemm",
+    "addmm": "QGemm",
+    "mm": "QGemm",
+    "matmul": "QLinearMatMul",
+    "add": "QLinearAdd",
+    "mul": "QLinearMul",
+    "cat": "QLinearConcat",
+    "silu": "QLinearSigmoid + QLinearMul",
+    "sigmoid": "QLinearSigmoid",
+}
 # ONNX op types the quantizer may touch at all (data movement is left to ORT's Q/DQ propagation)
 INT8_ONNX = {"Conv", "Gemm", "MatMul", "Add", "Mul", "Concat", "Sigmoid"}
 # why the rest stays float, by op type (quant.config.OP_TYPES) or aten name
@@ -80,6 +91,7 @@ FLOAT_BY_BACKEND = ("matmul", "softmax", "layer_norm", "gelu", "pool")
 @dataclass(frozen=True)
 class Origin:
     """Where an ONNX node came from: the aten op (e.g. "conv2d") and the innermost module path."""
+
     aten: str
     module: str
 
@@ -87,13 +99,15 @@ class Origin:
 @dataclass
 class Placement:
     int8_nodes: list[str] = field(default_factory=list)
-    float_nodes: dict[str, str] = field(default_factory=dict)   # node name -> reason
+    float_nodes: dict[str, str] = field(default_factory=dict)  # node name -> reason
 
     def summary(self, model) -> dict:
         op_of = {n.name: n.op_type for n in model.graph.node}
-        return {"int8_nodes": len(self.int8_nodes),
-                "int8_by_op": dict(Counter(op_of[n] for n in self.int8_nodes).most_common()),
-                "float_by_reason": dict(Counter(self.float_nodes.values()).most_common())}
+        return {
+            "int8_nodes": len(self.int8_nodes),
+            "int8_by_op": dict(Counter(op_of[n] for n in self.int8_nodes).most_common()),
+            "float_by_reason": dict(Counter(self.float_nodes.values()).most_common()),
+        }
 
 
 def op_type_of_aten(aten: str) -> str | None:
@@ -157,8 +171,11 @@ def plan_placement(model, origins: Origins, keep_ops=(), keep_modules=()) -> Pla
         if node.op_type not in INT8_ONNX:
             continue
         origin = origins.of(node)
-        reason = (FLOAT_REASONS["first_conv"] if node.op_type == "Conv" and node.input[0] in graph_inputs else
-                  _float_reason(node, origin, constants, frozenset(keep_ops), tuple(keep_modules)))
+        reason = (
+            FLOAT_REASONS["first_conv"]
+            if node.op_type == "Conv" and node.input[0] in graph_inputs
+            else _float_reason(node, origin, constants, frozenset(keep_ops), tuple(keep_modules))
+        )
         if reason:
             placement.float_nodes[node.name] = reason
         else:
@@ -173,8 +190,9 @@ def _float_reason(node, origin: Origin | None, constants: set, keep_ops: frozens
     if origin is None:  # no metadata: trust only the ops whose int8 form is always right
         return "" if node.op_type in ("Conv", "Gemm") else "no origin recorded"
     if origin.aten not in INT8_ATEN:
-        return FLOAT_REASONS.get(origin.aten, FLOAT_REASONS.get(op_type_of_aten(origin.aten) or "",
-                                                                f"{origin.aten}: not quantized for ORT"))
+        return FLOAT_REASONS.get(
+            origin.aten, FLOAT_REASONS.get(op_type_of_aten(origin.aten) or "", f"{origin.aten}: not quantized for ORT")
+        )
     op_type = op_type_of_aten(origin.aten)
     if op_type in keep_ops:
         return f"user: keep_float_ops {op_type}"
@@ -198,8 +216,15 @@ class CalibrationReader:
         return next(self._feeds, None)
 
 
-def quantize_qdq(model, out_path: Path, calibration, placement: Placement, input_name: str = "input",
-                 weight_bits: int = 8, session_config: dict | None = None) -> dict:
+def quantize_qdq(
+    model,
+    out_path: Path,
+    calibration,
+    placement: Placement,
+    input_name: str = "input",
+    weight_bits: int = 8,
+    session_config: dict | None = None,
+) -> dict:
     """Write the QDQ int8 model (U8 asymmetric activations, S8 symmetric per-channel weights of
     `weight_bits`, 8 or 7: quant/deploy_cpu.py) with the activation ranges -- min/max or the 99.99th
     percentile of |x| -- whose int8 model is closer to the fp32 one on the calibration inputs (mean
@@ -207,9 +232,12 @@ def quantize_qdq(model, out_path: Path, calibration, placement: Placement, input
     import onnxruntime as ort
 
     from common.compare import compare
+
     # float inputs as float32; a uint8 input form (edge --input-form nhwc-uint8) keeps its pixels
-    feeds = [{input_name: np.ascontiguousarray(x.numpy(), dtype=np.float32 if x.is_floating_point() else None)}
-             for x in calibration]
+    feeds = [
+        {input_name: np.ascontiguousarray(x.numpy(), dtype=np.float32 if x.is_floating_point() else None)}
+        for x in calibration
+    ]
     reference, ranges = activation_ranges(model, feeds, _calibrated_tensors(model, placement))
     options = ort.SessionOptions()
     for key, value in (session_config or {}).items():
@@ -236,10 +264,12 @@ def activation_ranges(model, feeds: list[dict], tensors: list[str]) -> tuple[lis
     The percentile is exact: the top (1 - PERCENTILE/100) of |x| over all samples is kept as it goes."""
     import onnx
     import onnxruntime as ort
+
     augmented = onnx.ModelProto.FromString(model.SerializeToString())
     outputs = {o.name for o in augmented.graph.output}
-    augmented.graph.output.extend(onnx.helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None)
-                                  for t in tensors if t not in outputs)
+    augmented.graph.output.extend(
+        onnx.helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None) for t in tensors if t not in outputs
+    )
     session = ort.InferenceSession(augmented.SerializeToString(), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     low, high, tops, reference = {}, {}, {}, []
@@ -256,33 +286,52 @@ def activation_ranges(model, feeds: list[dict], tensors: list[str]) -> tuple[lis
     f32 = np.float32
     return reference, {
         "minmax": {t: [{"rmin": f32(low[t]), "rmax": f32(high[t])}] for t in tensors},
-        f"percentile{PERCENTILE}": {t: [{"rmin": f32(max(low[t], -pct[t])), "rmax": f32(min(high[t], pct[t]))}]
-                                    for t in tensors}}
+        f"percentile{PERCENTILE}": {
+            t: [{"rmin": f32(max(low[t], -pct[t])), "rmax": f32(min(high[t], pct[t]))}] for t in tensors
+        },
+    }
 
 
 def _calibrated_tensors(model, placement: Placement) -> list[str]:
     """The float activations the quantizer will give Q/DQ: inputs and outputs of the int8 nodes."""
     import onnx
+
     inferred = onnx.shape_inference.infer_shapes(model)
-    is_float = {v.name: v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
-                for v in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)}
+    is_float = {
+        v.name: v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+        for v in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
+    }
     chosen = set(placement.int8_nodes)
     constants = {i.name for i in model.graph.initializer}
     tensors = {t for n in model.graph.node if n.name in chosen for t in list(n.input) + list(n.output)}
     return sorted(t for t in tensors if t and t not in constants and is_float.get(t, False))
 
 
-def _quantize_static(model, path: Path, feeds: list[dict], placement: Placement, overrides: dict,
-                     reduce_range: bool) -> None:
+def _quantize_static(
+    model, path: Path, feeds: list[dict], placement: Placement, overrides: dict, reduce_range: bool
+) -> None:
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
     model = onnx.ModelProto.FromString(model.SerializeToString())  # quantize_static moves the weights out of it
-    quantize_static(model, str(path), CalibrationReader(feeds), quant_format=QuantFormat.QDQ,
-                    per_channel=True, reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax, nodes_to_quantize=placement.int8_nodes,
-                    op_types_to_quantize=sorted(INT8_ONNX),
-                    extra_options={"ActivationSymmetric": False, "WeightSymmetric": True,
-                                   "TensorQuantOverrides": overrides,
-                                   # a Gemm/MatMul feeding float ops gives float output (QGemm, MatMulIntegerToFloat)
-                                   # instead of Q -> DQ; Conv keeps its output Q (no float-output QLinearConv)
-                                   "OpTypesToExcludeOutputQuantization": ["Gemm", "MatMul"]})
+    quantize_static(
+        model,
+        str(path),
+        CalibrationReader(feeds),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        reduce_range=reduce_range,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+        nodes_to_quantize=placement.int8_nodes,
+        op_types_to_quantize=sorted(INT8_ONNX),
+        extra_options={
+            "ActivationSymmetric": False,
+            "WeightSymmetric": True,
+            "TensorQuantOverrides": overrides,
+            # a Gemm/MatMul feeding float ops gives float output (QGemm, MatMulIntegerToFloat)
+            # instead of Q -> DQ; Conv keeps its output Q (no float-output QLinearConv)
+            "OpTypesToExcludeOutputQuantization": ["Gemm", "MatMul"],
+        },
+    )

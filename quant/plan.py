@@ -6,6 +6,7 @@ sensitivity analysis of quant.mixed runs on the backend's own pt2e quantizer (a 
 backends quantized outside PyTorch: the XNNPACK quantizer stands in for ONNX Runtime's QDQ) and the
 most sensitive parts go back to float until the drop is within budget.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,7 +19,7 @@ from quant.config import QuantConfig
 
 REFERENCE_QUANTIZER = "quant.xnnpack:xnnpack_quantizer"
 SEARCH_IMAGES = 256  # labelled images used while searching (the final artifact is measured on all)
-PROBES = 8           # inputs (each from verification and calibration) the per-part SQNR is measured on
+PROBES = 8  # inputs (each from verification and calibration) the per-part SQNR is measured on
 
 
 @dataclasses.dataclass
@@ -34,13 +35,21 @@ def quantizer_for(quantizer: str, qconfig: QuantConfig):
     return getattr(importlib.import_module(module), fn)(qconfig.keep_float_ops, qconfig.keep_float_modules)
 
 
-def plan_mixed_precision(program, quantizer: str, qconfig: QuantConfig, calibration: list[torch.Tensor],
-                         fp32_model: torch.nn.Module, check_inputs: list[torch.Tensor],
-                         labelled: LabelledSet | None, say=lambda msg: None) -> tuple[QuantConfig, dict]:
+def plan_mixed_precision(
+    program,
+    quantizer: str,
+    qconfig: QuantConfig,
+    calibration: list[torch.Tensor],
+    fp32_model: torch.nn.Module,
+    check_inputs: list[torch.Tensor],
+    labelled: LabelledSet | None,
+    say=lambda msg: None,
+) -> tuple[QuantConfig, dict]:
     """Returns the config with the float-back decisions added, and the plan record for the manifest."""
     from common.quiet import captured_output
     from quant.mixed import Reference, plan_within, sensitivity, summary
     from quant.pt2e import simulate
+
     say("calibrating the reference int8 model for the sensitivity analysis")
     with captured_output():
         reference = simulate(program, quantizer_for(quantizer, qconfig), calibration, fold_quantize=False)
@@ -55,19 +64,31 @@ def plan_mixed_precision(program, quantizer: str, qconfig: QuantConfig, calibrat
     rows = sensitivity(ref)
     say(summary(rows))
     plan = plan_within(ref, qconfig.max_drop, rows)
-    measured_on = (f"top-1 drop on {len(inputs)} labelled images of {labelled.source}" if labelled else
-                   f"top-1 disagreement with fp32 on {len(inputs)} calibration/verification inputs (no --eval-data)")
+    measured_on = (
+        f"top-1 drop on {len(inputs)} labelled images of {labelled.source}"
+        if labelled
+        else f"top-1 disagreement with fp32 on {len(inputs)} calibration/verification inputs (no --eval-data)"
+    )
     if not plan["within_budget"]:
-        raise EdgeError(f"even with every quantized part but the least sensitive back in float, the {measured_on} is "
-                        f"{plan['drop_points']} points, over --max-drop {qconfig.max_drop}; raise --max-drop or "
-                        "export fp32/fp16.")
-    say(f"plan: float {plan['keep_float_ops'] + plan['keep_float_modules'] or 'nothing'}; "
-        f"estimated drop {plan['drop_points']} points")
-    new = dataclasses.replace(qconfig, keep_float_ops=tuple(dict.fromkeys(qconfig.keep_float_ops + tuple(plan["keep_float_ops"]))),
-                              keep_float_modules=tuple(dict.fromkeys(qconfig.keep_float_modules
-                                                                     + tuple(plan["keep_float_modules"]))))
-    record = {"decided_by": f"--max-drop {qconfig.max_drop}: sensitivity analysis, greedy float-back",
-              "measured_on": measured_on,
-              "sensitivity_quantizer": quantizer or REFERENCE_QUANTIZER + " (reference: the backend quantizes outside PyTorch)",
-              **{k: plan[k] for k in ("drop_points", "steps", "sensitivity", "block_depth")}}
+        raise EdgeError(
+            f"even with every quantized part but the least sensitive back in float, the {measured_on} is "
+            f"{plan['drop_points']} points, over --max-drop {qconfig.max_drop}; raise --max-drop or "
+            "export fp32/fp16."
+        )
+    say(
+        f"plan: float {plan['keep_float_ops'] + plan['keep_float_modules'] or 'nothing'}; "
+        f"estimated drop {plan['drop_points']} points"
+    )
+    new = dataclasses.replace(
+        qconfig,
+        keep_float_ops=tuple(dict.fromkeys(qconfig.keep_float_ops + tuple(plan["keep_float_ops"]))),
+        keep_float_modules=tuple(dict.fromkeys(qconfig.keep_float_modules + tuple(plan["keep_float_modules"]))),
+    )
+    record = {
+        "decided_by": f"--max-drop {qconfig.max_drop}: sensitivity analysis, greedy float-back",
+        "measured_on": measured_on,
+        "sensitivity_quantizer": quantizer
+        or REFERENCE_QUANTIZER + " (reference: the backend quantizes outside PyTorch)",
+        **{k: plan[k] for k in ("drop_points", "steps", "sensitivity", "block_depth")},
+    }
     return new, record

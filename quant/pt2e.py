@@ -4,6 +4,7 @@ Runs on the program *after* our lowerings, so the custom ops are already plain a
 quantizers can annotate (a custom op is opaque to them). Which nodes may be quantized is decided
 by a node filter built from the quant plan (what stays float); the quantizer is the backend's own.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,7 +31,7 @@ def op_types_of(node: Node) -> set[str]:
 
 def _is_depthwise(node: Node) -> bool:
     """A conv whose weight has one input channel per group, and more than one group."""
-    groups_at = 6 if "conv2d" in str(node.target) else 8   # conv2d(x, w, b, s, p, d, groups); convolution(..., groups)
+    groups_at = 6 if "conv2d" in str(node.target) else 8  # conv2d(x, w, b, s, p, d, groups); convolution(..., groups)
     groups = node.args[groups_at] if len(node.args) > groups_at else node.kwargs.get("groups", 1)
     weight = node.args[1].meta.get("val") if isinstance(node.args[1], Node) else None
     return isinstance(groups, int) and groups > 1 and weight is not None and weight.shape[1] == 1
@@ -62,20 +63,24 @@ def keep_float_filter(keep_ops: Iterable[str] = (), keep_modules: Iterable[str] 
 
     def may_quantize(node: Node) -> bool:
         return not (op_types_of(node) & keep_ops) and not in_modules(node, keep_modules)
+
     return may_quantize
 
 
-def quantize_program(program: torch.export.ExportedProgram, quantizer, calibration: list[torch.Tensor],
-                     example_inputs: tuple) -> torch.export.ExportedProgram:
+def quantize_program(
+    program: torch.export.ExportedProgram, quantizer, calibration: list[torch.Tensor], example_inputs: tuple
+) -> torch.export.ExportedProgram:
     """Annotate with `quantizer`, run the calibration inputs, convert; returns a new program."""
     return torch.export.export(simulate(program, quantizer, calibration), example_inputs, strict=False)
 
 
-def simulate(program: torch.export.ExportedProgram, quantizer, calibration: list[torch.Tensor],
-             fold_quantize: bool = True):
+def simulate(
+    program: torch.export.ExportedProgram, quantizer, calibration: list[torch.Tensor], fold_quantize: bool = True
+):
     """Observe the calibration inputs and convert: the quantized model as a PyTorch module with
     reference int8 numerics (quantize/dequantize around each quantized op)."""
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
     observed = prepare_pt2e(program.module(), quantizer)
     with torch.no_grad():
         for x in calibration:
@@ -86,7 +91,10 @@ def simulate(program: torch.export.ExportedProgram, quantizer, calibration: list
 def with_activation_observer(config, observer_ctr):
     """The same QuantizationConfig with another activation observer (min/max is ~10x faster to
     calibrate than the default histogram observer)."""
+
     def swap(spec):
         return None if spec is None else dataclasses.replace(spec, observer_or_fake_quant_ctr=observer_ctr)
-    return dataclasses.replace(config, input_activation=swap(config.input_activation),
-                               output_activation=swap(config.output_activation))
+
+    return dataclasses.replace(
+        config, input_activation=swap(config.input_activation), output_activation=swap(config.output_activation)
+    )

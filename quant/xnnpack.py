@@ -8,6 +8,7 @@ the fixed output range [0, 1) here, so it becomes a table and the multiply an in
 bmm and the LayerNorm arithmetic stay fp32 inside the same delegate (XNNPACK has no int8 kernels
 for them), with the (de)quantize steps between also delegated.
 """
+
 from __future__ import annotations
 
 from quant.pt2e import keep_float_filter, with_activation_observer
@@ -20,10 +21,12 @@ def xnnpack_quantizer(keep_ops=(), keep_modules=(), observer: str = "minmax"):
         XNNPACKQuantizer,
         get_symmetric_quantization_config,
     )
+
     config = get_symmetric_quantization_config(is_per_channel=True)
     if observer == "minmax":
         from torchao.quantization.pt2e.observer import MinMaxObserver
-        config = with_activation_observer(config, MinMaxObserver.with_args(eps=2 ** -12))
+
+        config = with_activation_observer(config, MinMaxObserver.with_args(eps=2**-12))
     may_quantize = keep_float_filter(keep_ops, keep_modules)
     quantizer = XNNPACKQuantizer().set_global(config)
     quantizer.set_filter_function(may_quantize)
@@ -35,22 +38,34 @@ def _with_sigmoid_tables(inner, activation_spec, may_quantize):
     is already int8 (the SiLU multiply): XNNPACK then runs the sigmoid as an int8 table."""
     import torch
     from torchao.quantization.pt2e.quantizer import FixedQParamsQuantizationSpec, QuantizationAnnotation, Quantizer
-    unit_range = FixedQParamsQuantizationSpec(dtype=torch.int8, quant_min=-128, quant_max=127, scale=1.0 / 256,
-                                              zero_point=-128, qscheme=torch.per_tensor_affine)
+
+    unit_range = FixedQParamsQuantizationSpec(
+        dtype=torch.int8,
+        quant_min=-128,
+        quant_max=127,
+        scale=1.0 / 256,
+        zero_point=-128,
+        qscheme=torch.per_tensor_affine,
+    )
     key = "quantization_annotation"
 
     class XNNPACKQuantizerWithSigmoid(Quantizer):
         def annotate(self, model):
             model = inner.annotate(model)
             for node in model.graph.nodes:
-                if (node.op != "call_function" or node.target != torch.ops.aten.sigmoid.default
-                        or key in node.meta or not may_quantize(node)):
+                if (
+                    node.op != "call_function"
+                    or node.target != torch.ops.aten.sigmoid.default
+                    or key in node.meta
+                    or not may_quantize(node)
+                ):
                     continue
                 readers = list(node.users)
                 if not readers or not all(key in r.meta for r in readers):
                     continue
-                node.meta[key] = QuantizationAnnotation(input_qspec_map={node.args[0]: activation_spec},
-                                                        output_qspec=unit_range, _annotated=True)
+                node.meta[key] = QuantizationAnnotation(
+                    input_qspec_map={node.args[0]: activation_spec}, output_qspec=unit_range, _annotated=True
+                )
                 for reader in readers:
                     reader.meta[key].input_qspec_map[node] = unit_range
             return model

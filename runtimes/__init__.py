@@ -1,4 +1,5 @@
 """Runtime adapters: load and run an artifact file on this machine. Knows nothing of models."""
+
 from __future__ import annotations
 
 import platform
@@ -17,19 +18,32 @@ def open_session(path: str | Path, threads: int | None = None, config: dict | No
         raise ValueError(f"session config is for onnxruntime; a .{fmt} takes none. Got {config!r}.")
     if fmt == "pte":
         from runtimes.executorch_rt import ExecuTorchSession
+
         return ExecuTorchSession(path, threads)
     if fmt == "tflite":
         from runtimes.litert_rt import LiteRTSession
+
         return LiteRTSession(path, threads)
     if fmt in ("onnx", "ort"):
         from runtimes.onnxruntime_rt import OnnxRuntimeSession
+
         return OnnxRuntimeSession(path, threads, config=config)
     if platform.system() != "Darwin":
-        raise RuntimeUnavailable("Core ML models run only on macOS/iOS; on this machine a .mlpackage can be "
-                                 "validated but not run.")
+        raise RuntimeUnavailable(
+            "Core ML models run only on macOS/iOS; on this machine a .mlpackage can be validated but not run."
+        )
     from runtimes.coreml_rt import CoreMLSession
+
     return CoreMLSession(path, threads)
 
 
-__all__ = ["ArtifactError", "ProfileError", "RuntimeUnavailable", "Session", "SessionInfo", "TensorSpec", "detect_format",
-           "open_session"]
+__all__ = [
+    "ArtifactError",
+    "ProfileError",
+    "RuntimeUnavailable",
+    "Session",
+    "SessionInfo",
+    "TensorSpec",
+    "detect_format",
+    "open_session",
+]

@@ -7,6 +7,7 @@ device's shell, so every path and argument in it goes through shlex.quote: a ser
 with spaces or quotes works and cannot inject commands. adb itself is called with argv lists.
 runtimes/adb_app.py drives the android_demo app's benchmark mode instead (`--runner app`).
 """
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,16 @@ from runtimes.record import artifact_facts, parse_record, validate_record
 WORK_ROOT = "/data/local/tmp"
 _RC = "__edge_rc="
 _ELF_MACHINES = {3: "x86", 40: "armeabi-v7a", 62: "x86_64", 183: "arm64-v8a"}
-_PROPS = ("ro.product.manufacturer", "ro.product.model", "ro.soc.manufacturer", "ro.soc.model", "ro.board.platform",
-          "ro.build.version.release", "ro.build.version.sdk", "ro.product.cpu.abi")
+_PROPS = (
+    "ro.product.manufacturer",
+    "ro.product.model",
+    "ro.soc.manufacturer",
+    "ro.soc.model",
+    "ro.board.platform",
+    "ro.build.version.release",
+    "ro.build.version.sdk",
+    "ro.product.cpu.abi",
+)
 # android_demo's benchmark mode (android_demo/README.md); tests/test_adb_app.py ties these to the app's sources.
 APP_PACKAGE = "org.edge.demo"
 APP_ACTIVITY = f"{APP_PACKAGE}/.BenchmarkActivity"
@@ -42,8 +51,10 @@ def _run_in_group(argv: list[str], timeout: float) -> subprocess.CompletedProces
     stand-in) forks helpers that would outlive a plain kill of the direct child."""
     import os
     import signal
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
-                            start_new_session=True)
+
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except BaseException:
@@ -62,8 +73,9 @@ class Adb:
     def __init__(self, serial: str | None = None, adb: str | None = None, timeout: float = 60.0):
         self.exe = adb or shutil.which("adb")
         if not self.exe:
-            raise ProfileError("adb is not on PATH; install Android platform-tools (or put adb on PATH) to use "
-                               "--device adb.")
+            raise ProfileError(
+                "adb is not on PATH; install Android platform-tools (or put adb on PATH) to use --device adb."
+            )
         self.serial = serial
         self.timeout = timeout
 
@@ -73,8 +85,9 @@ class Adb:
             return _run_in_group(argv, timeout or self.timeout)
         except subprocess.TimeoutExpired:
             hint = f"adb -s {shlex.quote(self.serial)} shell true" if self.serial else "adb devices"
-            raise ProfileError(f"{what} did not finish within {timeout or self.timeout:.0f} s; is the device "
-                               f"responsive ({hint})?") from None
+            raise ProfileError(
+                f"{what} did not finish within {timeout or self.timeout:.0f} s; is the device responsive ({hint})?"
+            ) from None
         except OSError as e:
             raise ProfileError(f"cannot run adb at {self.exe!r} ({e.strerror}).") from None
 
@@ -105,11 +118,14 @@ class Adb:
         if self.serial is None:
             if not ready:
                 seen = ", ".join(f"{s} ({st})" for s, st in pairs) or "none"
-                raise ProfileError(f"no Android device is ready over adb (attached: {seen}); connect one, enable USB "
-                                   f"debugging and accept the prompt.")
+                raise ProfileError(
+                    f"no Android device is ready over adb (attached: {seen}); connect one, enable USB "
+                    f"debugging and accept the prompt."
+                )
             if len(ready) > 1:
-                raise ProfileError(f"{len(ready)} devices are attached ({', '.join(ready)}); pick one with "
-                                   f"--device adb:SERIAL.")
+                raise ProfileError(
+                    f"{len(ready)} devices are attached ({', '.join(ready)}); pick one with --device adb:SERIAL."
+                )
             self.serial = ready[0]
         else:
             state = dict(pairs).get(self.serial)
@@ -127,19 +143,24 @@ class Adb:
         text = result.stdout.replace("\r\n", "\n")
         match = re.search(rf"{_RC}(\d+)\s*$", text)
         if match is None:
-            raise ProfileError(f"{what} failed: adb shell gave no exit status "
-                               f"({_last_line(result.stderr or text) or 'no output'}).")
-        return int(match.group(1)), (text[:match.start()] + result.stderr).strip()
+            raise ProfileError(
+                f"{what} failed: adb shell gave no exit status ({_last_line(result.stderr or text) or 'no output'})."
+            )
+        return int(match.group(1)), (text[: match.start()] + result.stderr).strip()
 
     def push(self, local: Path, remote: str) -> None:
         result = self._run(["push", str(local), remote], f"pushing {local.name}", timeout=self.timeout)
         if result.returncode != 0:
-            raise ProfileError(f"pushing {local.name!r} to the device failed: {_last_line(result.stderr or result.stdout)}")
+            raise ProfileError(
+                f"pushing {local.name!r} to the device failed: {_last_line(result.stderr or result.stdout)}"
+            )
 
     def pull(self, remote: str, local: Path) -> None:
         result = self._run(["pull", remote, str(local)], f"pulling {remote}")
         if result.returncode != 0:
-            raise ProfileError(f"pulling {remote!r} from the device failed: {_last_line(result.stderr or result.stdout)}")
+            raise ProfileError(
+                f"pulling {remote!r} from the device failed: {_last_line(result.stderr or result.stdout)}"
+            )
 
 
 def _last_line(text: str) -> str:
@@ -152,8 +173,9 @@ def parse_device(spec: str) -> tuple[str, str | None]:
     itself hold ':'."""
     kind, sep, ident = spec.partition(":")
     if kind not in ("host", "adb", "ios", "arm64") or (kind == "host" and sep):
-        raise ProfileError(f"unknown --device {spec!r}; use host, adb, adb:SERIAL, ios, ios:UDID or arm64:CPU "
-                           "(emulated).")
+        raise ProfileError(
+            f"unknown --device {spec!r}; use host, adb, adb:SERIAL, ios, ios:UDID or arm64:CPU (emulated)."
+        )
     if sep and not ident:
         raise ProfileError(f"--device {spec!r} has an empty id after ':'; give adb:SERIAL or leave it out.")
     return kind, ident or None
@@ -171,8 +193,10 @@ def elf_abi(path: Path) -> str | None:
 def device_facts(adb: Adb) -> dict:
     q = shlex.quote
     script = "; ".join(f"echo {q(p)}=$(getprop {q(p)})" for p in _PROPS)
-    script += "; echo cores=$(grep -c ^processor /proc/cpuinfo); echo cpu=$(grep -m1 -E '^(Hardware|model name)' " \
-              "/proc/cpuinfo | cut -d: -f2)"
+    script += (
+        "; echo cores=$(grep -c ^processor /proc/cpuinfo); echo cpu=$(grep -m1 -E '^(Hardware|model name)' "
+        "/proc/cpuinfo | cut -d: -f2)"
+    )
     code, out = adb.shell(script, "reading device properties")
     facts = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     if code != 0 or not facts.get("ro.build.version.release"):
@@ -186,8 +210,9 @@ def battery_temp_c(adb: Adb) -> float | None:
     return int(match.group(1)) / 10 if code == 0 and match else None  # dumpsys reports tenths of a degree
 
 
-def runner_command(runner: str, model: str, runs: int, warmup: int, threads: int | None,
-                   taskset: str | None, device_timeout: int) -> list[str]:
+def runner_command(
+    runner: str, model: str, runs: int, warmup: int, threads: int | None, taskset: str | None, device_timeout: int
+) -> list[str]:
     """The device-side argv; joined with shlex.quote. `timeout` stops a hung runner on the phone itself."""
     argv = ["timeout", str(device_timeout)]
     if taskset:
@@ -198,11 +223,22 @@ def runner_command(runner: str, model: str, runs: int, warmup: int, threads: int
     return argv + ["--etdump", "profile.etdp", "--output", "record.json"]
 
 
-def profile_adb(path: str | Path, runner: str | Path | None, serial: str | None = None, runs: int = 50,
-                warmup: int = 10, threads: int | None = None, taskset: str | None = None, cooldown: float = 0.0,
-                timeout: float = 600.0, keep_etdump: Path | None = None, adb_exe: str | None = None) -> dict:
+def profile_adb(
+    path: str | Path,
+    runner: str | Path | None,
+    serial: str | None = None,
+    runs: int = 50,
+    warmup: int = 10,
+    threads: int | None = None,
+    taskset: str | None = None,
+    cooldown: float = 0.0,
+    timeout: float = 600.0,
+    keep_etdump: Path | None = None,
+    adb_exe: str | None = None,
+) -> dict:
     """Measure one .pte on an Android device with the native runner; returns a validated record."""
     from runtimes.opprofile import summarize_etdump
+
     check_counts(runs, warmup, threads)
     taskset = check_taskset(taskset)
     if cooldown < 0:
@@ -211,11 +247,15 @@ def profile_adb(path: str | Path, runner: str | Path | None, serial: str | None 
     fmt = detect_format(path)
     check_complete(path, fmt)
     if fmt != "pte":
-        raise ProfileError(f"the native runner runs .pte files only; a .{fmt} is not supported over adb with it "
-                           f"(use --runner app for the android_demo app, or --device host).")
+        raise ProfileError(
+            f"the native runner runs .pte files only; a .{fmt} is not supported over adb with it "
+            f"(use --runner app for the android_demo app, or --device host)."
+        )
     if runner is None:
-        raise ProfileError("--device adb needs --runner PATH: edge_bench built for the phone "
-                           "(runtimes/native/README.md has the Android NDK commands), or --runner app.")
+        raise ProfileError(
+            "--device adb needs --runner PATH: edge_bench built for the phone "
+            "(runtimes/native/README.md has the Android NDK commands), or --runner app."
+        )
     runner = Path(runner)
     if not runner.is_file():
         raise ProfileError(f"runner {str(runner)!r} does not exist; build it as runtimes/native/README.md describes.")
@@ -226,8 +266,10 @@ def profile_adb(path: str | Path, runner: str | Path | None, serial: str | None 
     facts = device_facts(adb)
     abi, device_abi = elf_abi(runner), facts.get("ro.product.cpu.abi")
     if abi and device_abi and abi != device_abi:
-        raise ProfileError(f"runner {runner.name!r} is built for {abi} but the device is {device_abi}; "
-                           f"cross-compile it for {device_abi}.")
+        raise ProfileError(
+            f"runner {runner.name!r} is built for {abi} but the device is {device_abi}; "
+            f"cross-compile it for {device_abi}."
+        )
     q = shlex.quote
     work = f"{WORK_ROOT}/edge-{uuid.uuid4().hex[:10]}"
     temp_before = battery_temp_c(adb)
@@ -249,16 +291,19 @@ def profile_adb(path: str | Path, runner: str | Path | None, serial: str | None 
         line = f"cd {q(work)} && LD_LIBRARY_PATH={q(work)} " + " ".join(q(a) for a in argv)
         code, out = adb.shell(line, "the runner", timeout=timeout)
         if code == 124:
-            raise ProfileError(f"the runner did not finish within {device_timeout} s on the device; "
-                               f"lower --runs or raise the timeout.")
+            raise ProfileError(
+                f"the runner did not finish within {device_timeout} s on the device; lower --runs or raise the timeout."
+            )
         if code != 0:
             signal = f" (killed by signal {code - 128})" if code > 128 else ""
-            raise ProfileError(f"the runner exited with status {code}{signal} on {serial!r}: "
-                               f"{_last_line(out) or 'no output'}")
+            raise ProfileError(
+                f"the runner exited with status {code}{signal} on {serial!r}: {_last_line(out) or 'no output'}"
+            )
         with tempfile.TemporaryDirectory(prefix="edge-adb-") as tmp:
             adb.pull(f"{work}/record.json", Path(tmp) / "record.json")
-            record = parse_record((Path(tmp) / "record.json").read_text(errors="replace"),
-                                  f"the runner's record from {serial!r}")
+            record = parse_record(
+                (Path(tmp) / "record.json").read_text(errors="replace"), f"the runner's record from {serial!r}"
+            )
             dump = keep_etdump or Path(tmp) / "profile.etdp"
             try:
                 dump.parent.mkdir(parents=True, exist_ok=True)
@@ -274,15 +319,30 @@ def profile_adb(path: str | Path, runner: str | Path | None, serial: str | None 
             notes.append(f"could not remove {work} from the device ({e})")
     temp_after = battery_temp_c(adb)
     if record["artifact"]["size_bytes"] != artifact["size_bytes"]:
-        raise ProfileError(f"the runner read {record['artifact']['size_bytes']} bytes but {path.name!r} has "
-                           f"{artifact['size_bytes']}; the push was incomplete.")
-    return _android_record(record, artifact, facts, serial, (temp_before, temp_after), ops, argv, taskset, cooldown,
-                           path, notes)
+        raise ProfileError(
+            f"the runner read {record['artifact']['size_bytes']} bytes but {path.name!r} has "
+            f"{artifact['size_bytes']}; the push was incomplete."
+        )
+    return _android_record(
+        record, artifact, facts, serial, (temp_before, temp_after), ops, argv, taskset, cooldown, path, notes
+    )
 
 
-def _android_record(record: dict, artifact: dict, facts: dict, serial: str, temps: tuple, ops: dict, argv: list,
-                    taskset: str | None, cooldown: float, path: Path, notes: list[str]) -> dict:
+def _android_record(
+    record: dict,
+    artifact: dict,
+    facts: dict,
+    serial: str,
+    temps: tuple,
+    ops: dict,
+    argv: list,
+    taskset: str | None,
+    cooldown: float,
+    path: Path,
+    notes: list[str],
+) -> dict:
     from runtimes.executorch_rt import pte_instruction_counts
+
     counts = pte_instruction_counts(path)
     record["artifact"] = artifact
     record["device"] = android_device(facts, serial, temps, record["device"])
@@ -296,13 +356,24 @@ def _android_record(record: dict, artifact: dict, facts: dict, serial: str, temp
 def android_device(facts: dict, serial: str, temps: tuple, reported: dict) -> dict:
     """The record's device block from getprop and dumpsys; what the producer reported fills the gaps."""
     model = " ".join(filter(None, (facts.get("ro.product.manufacturer"), facts.get("ro.product.model")))) or None
-    soc = " ".join(filter(None, (facts.get("ro.soc.manufacturer"), facts.get("ro.soc.model")))) or \
-        facts.get("ro.board.platform") or None
+    soc = (
+        " ".join(filter(None, (facts.get("ro.soc.manufacturer"), facts.get("ro.soc.model"))))
+        or facts.get("ro.board.platform")
+        or None
+    )
     own = reported.get("battery_temp_c") or {}
-    return {"kind": "android", "name": serial, "model": model, "soc": soc,
-            "cpu": facts.get("cpu", "").strip() or reported.get("cpu") or facts.get("ro.product.cpu.abi"),
-            "cores": int(facts["cores"]) if facts.get("cores", "").isdigit() and int(facts["cores"]) > 0
-            else reported.get("cores"),
-            "os": f"Android {facts.get('ro.build.version.release')} (SDK {facts.get('ro.build.version.sdk')})",
-            "battery_temp_c": {"before": own.get("before") if temps[0] is None else temps[0],
-                               "after": own.get("after") if temps[1] is None else temps[1]}}
+    return {
+        "kind": "android",
+        "name": serial,
+        "model": model,
+        "soc": soc,
+        "cpu": facts.get("cpu", "").strip() or reported.get("cpu") or facts.get("ro.product.cpu.abi"),
+        "cores": int(facts["cores"])
+        if facts.get("cores", "").isdigit() and int(facts["cores"]) > 0
+        else reported.get("cores"),
+        "os": f"Android {facts.get('ro.build.version.release')} (SDK {facts.get('ro.build.version.sdk')})",
+        "battery_temp_c": {
+            "before": own.get("before") if temps[0] is None else temps[0],
+            "after": own.get("after") if temps[1] is None else temps[1],
+        },
+    }

@@ -7,6 +7,7 @@ benchmark activity with the run's extras, poll for the record or the app's one-l
 the record, remove what was pushed, and merge the facts adb knows (serial, getprop, battery, delegate
 counts of a .pte) over the app's. Every shell argument goes through shlex.quote, as in runtimes/adb.py.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -38,8 +39,23 @@ q = shlex.quote
 
 def app_start_command(model: str, runs: int, warmup: int, threads: int | None) -> list[str]:
     """The device-side argv; -S force-stops the app first so each run starts in a fresh process."""
-    argv = ["am", "start", "-W", "-S", "-n", APP_ACTIVITY, "--es", "model", model,
-            "--ei", "runs", str(runs), "--ei", "warmup", str(warmup)]
+    argv = [
+        "am",
+        "start",
+        "-W",
+        "-S",
+        "-n",
+        APP_ACTIVITY,
+        "--es",
+        "model",
+        model,
+        "--ei",
+        "runs",
+        str(runs),
+        "--ei",
+        "warmup",
+        str(warmup),
+    ]
     if threads:
         argv += ["--ei", "threads", str(threads)]
     return argv + ["--es", "output", APP_RECORD]
@@ -56,8 +72,9 @@ def _exists(adb: Adb, remote: str) -> bool:
 def check_installed(adb: Adb, serial: str) -> None:
     code, out = adb.shell(f"pm path {q(APP_PACKAGE)}", "checking that android_demo is installed")
     if code != 0 or "package:" not in out:  # older pm prints nothing and still exits 0
-        raise ProfileError(f"android_demo is not installed on {serial!r}: build and install it "
-                           f"(android_demo/README.md).")
+        raise ProfileError(
+            f"android_demo is not installed on {serial!r}: build and install it (android_demo/README.md)."
+        )
 
 
 def start_app(adb: Adb, argv: list[str], serial: str) -> None:
@@ -65,8 +82,10 @@ def start_app(adb: Adb, argv: list[str], serial: str) -> None:
     # am reports a missing activity or a refused intent on stdout, and not always with a failing status
     problems = [line for line in out.splitlines() if line.startswith("Error") or "Exception" in line]
     if code != 0 or problems:
-        raise ProfileError(f"am start could not start {APP_ACTIVITY} on {serial!r}: "
-                           f"{(problems or [_last_line(out) or f'exit status {code}'])[-1].strip()[:300]}")
+        raise ProfileError(
+            f"am start could not start {APP_ACTIVITY} on {serial!r}: "
+            f"{(problems or [_last_line(out) or f'exit status {code}'])[-1].strip()[:300]}"
+        )
 
 
 def ensure_files_dir(adb: Adb, serial: str) -> bool:
@@ -77,8 +96,9 @@ def ensure_files_dir(adb: Adb, serial: str) -> bool:
     start_app(adb, ["am", "start", "-W", "-S", "-n", APP_ACTIVITY, "--es", "output", APP_RECORD], serial)
     _force_stop(adb)
     if adb.shell(f"test -d {q(APP_FILES_DIR)}", "looking for the app's files folder")[0] != 0:
-        raise ProfileError(f"android_demo did not create {APP_FILES_DIR} on {serial!r}; open the app once on the "
-                           f"phone and try again.")
+        raise ProfileError(
+            f"android_demo did not create {APP_FILES_DIR} on {serial!r}; open the app once on the phone and try again."
+        )
     return True
 
 
@@ -90,8 +110,9 @@ def wait_for_record(adb: Adb, serial: str, timeout: float, poll: float) -> None:
     """Poll until the app writes the record (returns) or its .error (raises with its line), bounded by timeout.
     The app writes both atomically (temporary name, then rename), so existing means complete."""
     record, error = _remote(APP_RECORD), _remote(APP_RECORD + APP_ERROR_SUFFIX)
-    check = (f"if [ -e {q(record)} ]; then echo record; elif [ -e {q(error)} ]; then echo error; "
-             f"head -n 1 {q(error)}; fi")
+    check = (
+        f"if [ -e {q(record)} ]; then echo record; elif [ -e {q(error)} ]; then echo error; head -n 1 {q(error)}; fi"
+    )
     deadline = time.monotonic() + timeout
     while True:
         _, out = adb.shell(check, "checking for the app's record", timeout=30)
@@ -102,16 +123,27 @@ def wait_for_record(adb: Adb, serial: str, timeout: float, poll: float) -> None:
             message = lines[1].strip()[:300] if len(lines) > 1 and lines[1].strip() else "no message"
             raise ProfileError(f"android_demo failed on {serial!r}: {message}")
         if time.monotonic() >= deadline:
-            raise ProfileError(f"android_demo wrote neither {APP_RECORD} nor its .error within {timeout:.0f} s on "
-                               f"{serial!r}; keep the phone unlocked, lower --runs or raise --timeout.")
+            raise ProfileError(
+                f"android_demo wrote neither {APP_RECORD} nor its .error within {timeout:.0f} s on "
+                f"{serial!r}; keep the phone unlocked, lower --runs or raise --timeout."
+            )
         time.sleep(poll)
 
 
-def profile_adb_app(path: str | Path, serial: str | None = None, runs: int = 50, warmup: int = 10,
-                    threads: int | None = None, cooldown: float = 0.0, timeout: float = 600.0,
-                    adb_exe: str | None = None, poll: float = 0.5) -> dict:
+def profile_adb_app(
+    path: str | Path,
+    serial: str | None = None,
+    runs: int = 50,
+    warmup: int = 10,
+    threads: int | None = None,
+    cooldown: float = 0.0,
+    timeout: float = 600.0,
+    adb_exe: str | None = None,
+    poll: float = 0.5,
+) -> dict:
     """Measure one artifact with android_demo's benchmark mode; returns a validated record."""
     from runtimes.checks import check_counts
+
     check_counts(runs, warmup, threads)
     if cooldown < 0:
         raise ProfileError(f"--cooldown cannot be negative; got {cooldown}.")
@@ -152,35 +184,54 @@ def profile_adb_app(path: str | Path, serial: str | None = None, runs: int = 50,
     finally:
         _clean_up(adb, finished, created, notes)
     temp_after = battery_temp_c(adb)
-    return merge_app_record(record, artifact, facts, serial, (temp_before, temp_after), argv, cooldown, path, fmt,
-                            notes, runs, warmup)
+    return merge_app_record(
+        record, artifact, facts, serial, (temp_before, temp_after), argv, cooldown, path, fmt, notes, runs, warmup
+    )
 
 
 def _clean_up(adb: Adb, finished: bool, created: list[str], notes: list[str]) -> None:
     try:
         if not finished:
             _force_stop(adb)  # a hung or abandoned run must not keep the CPU busy or write a record later
-        adb.shell("rm -f " + " ".join(q(_remote(n)) for n in [*created, *_OUTPUTS]), "removing pushed files",
-                  timeout=30)
+        adb.shell(
+            "rm -f " + " ".join(q(_remote(n)) for n in [*created, *_OUTPUTS]), "removing pushed files", timeout=30
+        )
     except ProfileError as e:  # the device may be gone; an error already in flight says more
         notes.append(f"could not clean up {APP_FILES_DIR} on the device ({e})")
 
 
-def merge_app_record(record: dict, artifact: dict, facts: dict, serial: str, temps: tuple, argv: list[str],
-                     cooldown: float, path: Path, fmt: str, notes: list[str], runs: int, warmup: int) -> dict:
+def merge_app_record(
+    record: dict,
+    artifact: dict,
+    facts: dict,
+    serial: str,
+    temps: tuple,
+    argv: list[str],
+    cooldown: float,
+    path: Path,
+    fmt: str,
+    notes: list[str],
+    runs: int,
+    warmup: int,
+) -> dict:
     """adb's and the host's facts over the app's (serial, getprop, battery, file); the app's ops and runner kind stay."""
     measured = record["artifact"]
     if measured["size_bytes"] != artifact["size_bytes"] or measured.get("sha256") not in (None, artifact["sha256"]):
-        raise ProfileError(f"android_demo measured a file of {measured['size_bytes']} bytes (sha256 "
-                           f"{str(measured.get('sha256'))[:12]}…) but {path.name!r} has {artifact['size_bytes']}; "
-                           f"the push was incomplete or the app read another file.")
+        raise ProfileError(
+            f"android_demo measured a file of {measured['size_bytes']} bytes (sha256 "
+            f"{str(measured.get('sha256'))[:12]}…) but {path.name!r} has {artifact['size_bytes']}; "
+            f"the push was incomplete or the app read another file."
+        )
     if (record["runs"], record["warmup"]) != (runs, warmup):
-        raise ProfileError(f"android_demo measured {record['warmup']} warm-up + {record['runs']} runs but "
-                           f"{warmup} + {runs} were asked; is the installed app current?")
+        raise ProfileError(
+            f"android_demo measured {record['warmup']} warm-up + {record['runs']} runs but "
+            f"{warmup} + {runs} were asked; is the installed app current?"
+        )
     record["artifact"] = artifact
     record["device"] = android_device(facts, serial, temps, record["device"])
     if fmt == "pte" and record["runtime"]["delegates"].get("partitions") is None:  # not visible to the app
         from runtimes.executorch_rt import pte_instruction_counts
+
         counts = pte_instruction_counts(path)
         detail = {**record["runtime"]["delegates"].get("detail", {}), **counts}
         record["runtime"]["delegates"] = {"partitions": counts["delegate_calls"], "detail": detail}

@@ -1,4 +1,5 @@
 """The runtime adapter interface: load an artifact, run it on numpy arrays, say what ran it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,11 +25,11 @@ class TensorSpec:
 
 @dataclass
 class SessionInfo:
-    runtime: str                          # e.g. "executorch", "litert", "onnxruntime"
+    runtime: str  # e.g. "executorch", "litert", "onnxruntime"
     versions: dict[str, str]
     threads: int | None
     delegates: dict = field(default_factory=dict)  # e.g. {"xnnpack_calls": 1, "kernel_calls": 0}
-    load_ms: float | None = None          # the runtime's own load, without our header checks
+    load_ms: float | None = None  # the runtime's own load, without our header checks
 
 
 class Session(Protocol):

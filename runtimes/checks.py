@@ -1,4 +1,5 @@
 """Checks of a measurement request (run counts, threads, CPU masks) shared by every device's profiler."""
+
 from __future__ import annotations
 
 import re
@@ -19,6 +20,7 @@ def check_taskset(mask: str | None) -> str | None:
     if mask is None:
         return None
     if not re.fullmatch(r"(0x)?[0-9a-fA-F]{1,16}", mask) or int(mask, 16) == 0:
-        raise ProfileError(f"--taskset takes a hexadecimal CPU mask such as f0 (the big cores of many phones); "
-                           f"got {mask!r}.")
+        raise ProfileError(
+            f"--taskset takes a hexadecimal CPU mask such as f0 (the big cores of many phones); got {mask!r}."
+        )
     return mask

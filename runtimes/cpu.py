@@ -4,6 +4,7 @@ x86 without VNNI multiplies uint8 by int8 with `vpmaddubsw`, which sums two prod
 saturating int16: full-range int8 weights can overflow it (onnxruntime's "U8S8 saturation").
 VNNI (`vpdpbusd`) and ARM64's dot products accumulate in int32 and cannot.
 """
+
 from __future__ import annotations
 
 import platform
@@ -11,8 +12,21 @@ from functools import lru_cache
 from pathlib import Path
 
 CPU_CLASSES = ("arm64", "x86-vnni", "x86-avx2", "x86")
-_REPORTED = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8",  # x86
-             "asimd", "asimddp", "fphp", "asimdhp", "i8mm", "sve", "bf16")               # arm64 (/proc/cpuinfo names)
+_REPORTED = (
+    "avx2",
+    "avx512f",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_int8",  # x86
+    "asimd",
+    "asimddp",
+    "fphp",
+    "asimdhp",
+    "i8mm",
+    "sve",
+    "bf16",
+)  # arm64 (/proc/cpuinfo names)
 
 
 @lru_cache(maxsize=1)
@@ -50,5 +64,9 @@ def describe_cpu() -> dict:
                 break
     except OSError:
         pass
-    return {"class": cpu_class(), "model": model, "machine": platform.machine(),
-            "features": sorted(f for f in cpu_flags() if f in _REPORTED)}
+    return {
+        "class": cpu_class(),
+        "model": model,
+        "machine": platform.machine(),
+        "features": sorted(f for f in cpu_flags() if f in _REPORTED),
+    }

@@ -1,4 +1,5 @@
 """ExecuTorch (.pte) through the Python runtime bindings."""
+
 from __future__ import annotations
 
 import time
@@ -14,6 +15,7 @@ from runtimes.base import SessionInfo, TensorSpec
 def pte_instruction_counts(path: str | Path) -> dict:
     """Delegate calls vs. operators run outside any delegate, read from the program itself."""
     from executorch.exir._serialize._program import deserialize_pte_binary
+
     program = deserialize_pte_binary(Path(path).read_bytes())
     program = getattr(program, "program", program)
     kernel_ops: dict[str, int] = {}
@@ -46,6 +48,7 @@ class ExecuTorchSession:
     def __init__(self, path: str | Path, threads: int | None = None):
         import executorch.extension.pybindings.portable_lib as portable
         from executorch.runtime import Runtime
+
         if threads:  # XNNPACK runs on ExecuTorch's own threadpool, not torch's
             portable._unsafe_reset_threadpool(threads)
         threads = portable._threadpool_get_thread_count()
@@ -55,14 +58,14 @@ class ExecuTorchSession:
             counts = pte_instruction_counts(path)
         except Exception as e:  # the loader's "Failed to load program, error 0x23" and the flatbuffer reader's errors
             from runtimes.formats import ArtifactError
+
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
             raise ArtifactError(f"{str(path)!r} is not a loadable .pte program ({first}); re-export it.") from None
         load_ms = (time.perf_counter() - start) * 1e3
         meta = self._method.metadata
         self.inputs = [_spec(f"input_{i}", meta.input_tensor_meta(i)) for i in range(meta.num_inputs())]
         self.outputs = [_spec(f"output_{i}", meta.output_tensor_meta(i)) for i in range(meta.num_outputs())]
-        self.info = SessionInfo("executorch", {"executorch": version("executorch")}, threads,
-                                counts, load_ms)
+        self.info = SessionInfo("executorch", {"executorch": version("executorch")}, threads, counts, load_ms)
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         outs = self._method.execute([torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])

@@ -3,6 +3,7 @@
 Runtimes are native code: handing one a truncated or mislabelled file can crash the process.
 Checking the header first turns that into a clear error.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,12 +41,16 @@ def detect_format(path: str | Path) -> str:
     elif head[0] == 0x08 and path.suffix == ".onnx":  # protobuf field 1 (ir_version), varint
         fmt = "onnx"
     else:
-        raise ArtifactError(f"{str(path)!r} is not a .pte, .tflite, .onnx, .ort or .mlpackage artifact "
-                            f"(unrecognised header {head[:8].hex()}).")
+        raise ArtifactError(
+            f"{str(path)!r} is not a .pte, .tflite, .onnx, .ort or .mlpackage artifact "
+            f"(unrecognised header {head[:8].hex()})."
+        )
     expected = {"pte": ".pte", "tflite": ".tflite", "ort": ".ort", "onnx": ".onnx"}[fmt]
     if path.suffix != expected:
-        raise ArtifactError(f"{str(path)!r} holds a {fmt} model but is named {path.suffix or 'without suffix'}; "
-                            f"rename it to {expected}.")
+        raise ArtifactError(
+            f"{str(path)!r} holds a {fmt} model but is named {path.suffix or 'without suffix'}; "
+            f"rename it to {expected}."
+        )
     return fmt
 
 
@@ -64,6 +69,7 @@ def check_complete(path: str | Path, fmt: str) -> None:
                 raise ArtifactError(f"{str(path)!r} is truncated: {len(data)} bytes, the header says {needed}.")
     elif fmt == "onnx":
         import onnx
+
         try:
             onnx.checker.check_model(str(path))
         except Exception as e:  # onnx raises several unrelated types for a bad file

@@ -14,6 +14,7 @@ Documents/edge-record.json.error instead. ios_demo/ implements this side.
 
 Not runnable on Linux: the command construction and record handling are unit-tested; no phone ran them.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,13 +46,39 @@ def install_cmd(udid: str, app: str) -> list[str]:
 
 
 def copy_to_cmd(udid: str, bundle: str, source: str, destination: str) -> list[str]:
-    return devicectl("device", "copy", "to", "--device", udid, "--domain-type", "appDataContainer",
-                     "--domain-identifier", bundle, "--source", source, "--destination", destination)
+    return devicectl(
+        "device",
+        "copy",
+        "to",
+        "--device",
+        udid,
+        "--domain-type",
+        "appDataContainer",
+        "--domain-identifier",
+        bundle,
+        "--source",
+        source,
+        "--destination",
+        destination,
+    )
 
 
 def copy_from_cmd(udid: str, bundle: str, source: str, destination: str) -> list[str]:
-    return devicectl("device", "copy", "from", "--device", udid, "--domain-type", "appDataContainer",
-                     "--domain-identifier", bundle, "--source", source, "--destination", destination)
+    return devicectl(
+        "device",
+        "copy",
+        "from",
+        "--device",
+        udid,
+        "--domain-type",
+        "appDataContainer",
+        "--domain-identifier",
+        bundle,
+        "--source",
+        source,
+        "--destination",
+        destination,
+    )
 
 
 def benchmark_args(model: str, runs: int, warmup: int, threads: int | None) -> list[str]:
@@ -63,18 +90,22 @@ def benchmark_args(model: str, runs: int, warmup: int, threads: int | None) -> l
 
 def launch_cmd(udid: str, bundle: str, app_args: list[str]) -> list[str]:
     # "--" ends devicectl's own options, so the app's "--runs" is not read as one of them
-    return devicectl("device", "process", "launch", "--device", udid, "--terminate-existing", "--console", bundle,
-                     "--", *app_args)
+    return devicectl(
+        "device", "process", "launch", "--device", udid, "--terminate-existing", "--console", bundle, "--", *app_args
+    )
 
 
 def _subprocess_run(argv: list[str], timeout: float) -> subprocess.CompletedProcess:
     if shutil.which(argv[0]) is None:
-        raise ProfileError("xcrun is not available: --device ios needs a Mac with Xcode 16 or newer "
-                           "(devicectl) and a paired iPhone.")
+        raise ProfileError(
+            "xcrun is not available: --device ios needs a Mac with Xcode 16 or newer (devicectl) and a paired iPhone."
+        )
     try:
         return subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise ProfileError(f"{' '.join(argv[:5])} did not finish within {timeout:.0f} s; is the phone unlocked?") from None
+        raise ProfileError(
+            f"{' '.join(argv[:5])} did not finish within {timeout:.0f} s; is the phone unlocked?"
+        ) from None
 
 
 def _check(result: subprocess.CompletedProcess, what: str) -> None:
@@ -85,20 +116,29 @@ def _check(result: subprocess.CompletedProcess, what: str) -> None:
 
 def pick_device(devices_json: dict, udid: str | None) -> dict:
     """The one physical iOS device named (by UDID, CoreDevice id or name) or the only one paired."""
-    devices = [d for d in devices_json.get("result", {}).get("devices", [])
-               if d.get("hardwareProperties", {}).get("platform") == "iOS"
-               and d.get("hardwareProperties", {}).get("reality", "physical") == "physical"]
+    devices = [
+        d
+        for d in devices_json.get("result", {}).get("devices", [])
+        if d.get("hardwareProperties", {}).get("platform") == "iOS"
+        and d.get("hardwareProperties", {}).get("reality", "physical") == "physical"
+    ]
     if udid is not None:
         for d in devices:
-            ids = {d.get("identifier"), d.get("hardwareProperties", {}).get("udid"),
-                   d.get("deviceProperties", {}).get("name")}
+            ids = {
+                d.get("identifier"),
+                d.get("hardwareProperties", {}).get("udid"),
+                d.get("deviceProperties", {}).get("name"),
+            }
             if udid in ids:
                 return d
         listed = ", ".join(d.get("hardwareProperties", {}).get("udid", "?") for d in devices) or "none"
         raise ProfileError(f"iOS device {udid!r} is not paired with this Mac (paired: {listed}).")
     if len(devices) != 1:
-        raise ProfileError("no iOS device is paired with this Mac; connect and trust one." if not devices else
-                           f"{len(devices)} iOS devices are paired; pick one with --device ios:UDID.")
+        raise ProfileError(
+            "no iOS device is paired with this Mac; connect and trust one."
+            if not devices
+            else f"{len(devices)} iOS devices are paired; pick one with --device ios:UDID."
+        )
     return devices[0]
 
 
@@ -115,17 +155,32 @@ def _app_error(run: Run, target: str, bundle: str, tmp: Path) -> str:
 
 def device_block(device: dict) -> dict:
     hw, props = device.get("hardwareProperties", {}), device.get("deviceProperties", {})
-    return {"kind": "ios", "name": hw.get("udid") or device.get("identifier", "?"),
-            "model": hw.get("marketingName") or hw.get("productType"),
-            "soc": (hw.get("cpuType") or {}).get("name"), "cpu": (hw.get("cpuType") or {}).get("name"),
-            "cores": None, "os": f"iOS {props.get('osVersionNumber', '?')}", "battery_temp_c": None}
+    return {
+        "kind": "ios",
+        "name": hw.get("udid") or device.get("identifier", "?"),
+        "model": hw.get("marketingName") or hw.get("productType"),
+        "soc": (hw.get("cpuType") or {}).get("name"),
+        "cpu": (hw.get("cpuType") or {}).get("name"),
+        "cores": None,
+        "os": f"iOS {props.get('osVersionNumber', '?')}",
+        "battery_temp_c": None,
+    }
 
 
-def profile_ios(path: str | Path, udid: str | None = None, app: str | Path | None = None, runs: int = 50,
-                warmup: int = 10, threads: int | None = None, bundle: str = BUNDLE_ID, timeout: float = 900.0,
-                run: Run = _subprocess_run) -> dict:
+def profile_ios(
+    path: str | Path,
+    udid: str | None = None,
+    app: str | Path | None = None,
+    runs: int = 50,
+    warmup: int = 10,
+    threads: int | None = None,
+    bundle: str = BUNDLE_ID,
+    timeout: float = 900.0,
+    run: Run = _subprocess_run,
+) -> dict:
     """Measure one artifact with the iOS demo app; returns a validated record."""
     from runtimes.checks import check_counts
+
     check_counts(runs, warmup, threads)
     path = Path(path)
     fmt = detect_format(path)
@@ -149,13 +204,19 @@ def profile_ios(path: str | Path, udid: str | None = None, app: str | Path | Non
         _check(run(copy_to_cmd(target, bundle, str(path), f"Documents/{path.name}"), 300), "copying the artifact")
         manifest = path.with_suffix(".json")
         if manifest.is_file():  # the app takes input shape and value range from it, as the host does
-            _check(run(copy_to_cmd(target, bundle, str(manifest), f"Documents/{manifest.name}"), 60),
-                   "copying the manifest")
-        _check(run(launch_cmd(target, bundle, benchmark_args(path.name, runs, warmup, threads)), timeout),
-               "the benchmark run in the demo app")
+            _check(
+                run(copy_to_cmd(target, bundle, str(manifest), f"Documents/{manifest.name}"), 60),
+                "copying the manifest",
+            )
+        _check(
+            run(launch_cmd(target, bundle, benchmark_args(path.name, runs, warmup, threads)), timeout),
+            "the benchmark run in the demo app",
+        )
         local = Path(tmp) / RECORD_NAME
-        if run(copy_from_cmd(target, bundle, f"Documents/{RECORD_NAME}", str(local)), 120).returncode != 0 \
-                or not local.is_file():
+        if (
+            run(copy_from_cmd(target, bundle, f"Documents/{RECORD_NAME}", str(local)), 120).returncode != 0
+            or not local.is_file()
+        ):
             raise ProfileError(f"the demo app wrote no record: {_app_error(run, target, bundle, Path(tmp))}")
         text = local.read_text(errors="replace")
     record = parse_record(text, f"the demo app's record from {target!r}")
@@ -165,13 +226,16 @@ def profile_ios(path: str | Path, udid: str | None = None, app: str | Path | Non
 def merge_ios_record(record: dict, artifact: dict, device: dict, path: Path, fmt: str, notes: list[str]) -> dict:
     """Host-side facts over the app's own: the file's hash and manifest, devicectl's device facts."""
     if fmt == "pte" and record["artifact"]["size_bytes"] != artifact["size_bytes"]:  # a folder's size is ambiguous
-        raise ProfileError(f"the app measured a file of {record['artifact']['size_bytes']} bytes but "
-                           f"{path.name!r} has {artifact['size_bytes']}; the copy was incomplete or stale.")
+        raise ProfileError(
+            f"the app measured a file of {record['artifact']['size_bytes']} bytes but "
+            f"{path.name!r} has {artifact['size_bytes']}; the copy was incomplete or stale."
+        )
     app_device = record["device"]
     record["artifact"] = artifact
     record["device"] = {**device_block(device), **{k: app_device[k] for k in ("cpu", "cores") if app_device.get(k)}}
     if fmt == "pte" and record["runtime"]["delegates"].get("partitions") is None:
         from runtimes.executorch_rt import pte_instruction_counts
+
         counts = pte_instruction_counts(path)
         detail = {**record["runtime"]["delegates"].get("detail", {}), **counts}  # keep what the app recorded
         record["runtime"]["delegates"] = {"partitions": counts["delegate_calls"], "detail": detail}

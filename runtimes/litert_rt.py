@@ -1,4 +1,5 @@
 """LiteRT (.tflite) through ai-edge-litert's Interpreter, XNNPACK delegate on (its default)."""
+
 from __future__ import annotations
 
 import time
@@ -13,26 +14,34 @@ from runtimes.base import SessionInfo, TensorSpec
 class LiteRTSession:
     def __init__(self, path: str | Path, threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
+
         start = time.perf_counter()
         try:
             self._interp = Interpreter(model_path=str(path), num_threads=threads)
         except ValueError as e:  # the flatbuffer verifier rejects a damaged file here
             from runtimes.formats import ArtifactError
+
             raise ArtifactError(f"{str(path)!r} is not a loadable .tflite model ({str(e).splitlines()[0]}).") from None
         self._interp.allocate_tensors()
         load_ms = (time.perf_counter() - start) * 1e3
         self._in = self._interp.get_input_details()
         self._out = self._interp.get_output_details()
-        self.inputs = [TensorSpec(d["name"], tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]).name)
-                       for d in self._in]
-        self.outputs = [TensorSpec(d["name"], tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]).name)
-                        for d in self._out]
+        self.inputs = [
+            TensorSpec(d["name"], tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]).name) for d in self._in
+        ]
+        self.outputs = [
+            TensorSpec(d["name"], tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]).name) for d in self._out
+        ]
         # the XNNPACK delegate replaces the nodes it takes by DELEGATE nodes in the execution plan
         ops = [op["op_name"] for op in self._interp._get_ops_details()]
         partitions = ops.count("DELEGATE")
-        self.info = SessionInfo("litert", {"ai-edge-litert": version("ai-edge-litert")}, threads,
-                                {"xnnpack_delegate": True, "delegate_partitions": partitions,
-                                 "model_ops": len(ops) - partitions}, load_ms)
+        self.info = SessionInfo(
+            "litert",
+            {"ai-edge-litert": version("ai-edge-litert")},
+            threads,
+            {"xnnpack_delegate": True, "delegate_partitions": partitions, "model_ops": len(ops) - partitions},
+            load_ms,
+        )
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         for detail, x in zip(self._in, inputs):

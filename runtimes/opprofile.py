@@ -4,6 +4,7 @@ Both become the record's `ops` block: a summary plus the top op types by time pe
 an op type's time is the median over the profiled runs of each occurrence, summed over occurrences.
 Profiles are taken in runs apart from the timed ones, because tracing costs time itself.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,10 @@ from runtimes.base import ProfileError
 TOP_N = 15
 _INSTANCE = re.compile(r"\s*#\d+$")  # XNNPACK names each operator instance "Convolution (NHWC, F32) #3"
 
-NO_PROFILER_LITERT = ("ai-edge-litert's Python Interpreter exposes no op profiler; LiteRT's benchmark_model "
-                      "--enable_op_profiling=true gives one")
+NO_PROFILER_LITERT = (
+    "ai-edge-litert's Python Interpreter exposes no op profiler; LiteRT's benchmark_model "
+    "--enable_op_profiling=true gives one"
+)
 
 
 def unavailable(reason: str) -> dict:
@@ -27,9 +30,16 @@ def unavailable(reason: str) -> dict:
 
 
 def _top(per_type: dict[tuple[str, str], list], total_ms: float) -> list[dict]:
-    rows = [{"name": name, "kind": kind, "count": len(times), "ms": round(sum(times), 4),
-             "percent": round(100 * sum(times) / total_ms, 2) if total_ms > 0 else None}
-            for (name, kind), times in per_type.items()]
+    rows = [
+        {
+            "name": name,
+            "kind": kind,
+            "count": len(times),
+            "ms": round(sum(times), 4),
+            "percent": round(100 * sum(times) / total_ms, 2) if total_ms > 0 else None,
+        }
+        for (name, kind), times in per_type.items()
+    ]
     rows.sort(key=lambda r: r["ms"], reverse=True)
     return rows[:TOP_N]
 
@@ -37,6 +47,7 @@ def _top(per_type: dict[tuple[str, str], list], total_ms: float) -> list[dict]:
 def summarize_etdump(etdump_path: str | Path) -> dict:
     """Delegate calls, operators run outside a delegate, and the operators inside the delegate (XNNPACK)."""
     from executorch.devtools import Inspector
+
     try:
         inspector = Inspector(etdump_path=str(etdump_path))
     except Exception as e:  # the Inspector raises bare Exceptions and flatbuffer errors for a bad file
@@ -64,12 +75,21 @@ def summarize_etdump(etdump_path: str | Path) -> dict:
     if not runs:
         return unavailable("the ETDump holds no timed events (was the program run after loading?)")
     total = sum(delegate_calls) + sum(operator_calls)
-    return {"available": True, "source": "etdump", "runs": runs, "file": None,
-            "summary": {"delegate_calls": len(delegate_calls), "delegate_ms": round(sum(delegate_calls), 4),
-                        "slowest_delegate_call_ms": round(max(delegate_calls, default=0.0), 4),
-                        "operator_calls": len(operator_calls), "operator_ms": round(sum(operator_calls), 4),
-                        "total_ms": round(total, 4)},
-            "top": _top(leaves, total)}
+    return {
+        "available": True,
+        "source": "etdump",
+        "runs": runs,
+        "file": None,
+        "summary": {
+            "delegate_calls": len(delegate_calls),
+            "delegate_ms": round(sum(delegate_calls), 4),
+            "slowest_delegate_call_ms": round(max(delegate_calls, default=0.0), 4),
+            "operator_calls": len(operator_calls),
+            "operator_ms": round(sum(operator_calls), 4),
+            "total_ms": round(total, 4),
+        },
+        "top": _top(leaves, total),
+    }
 
 
 def summarize_ort_profile(trace_path: str | Path) -> dict:
@@ -91,14 +111,21 @@ def summarize_ort_profile(trace_path: str | Path) -> dict:
     for name, durations in per_node.items():
         leaves[(op_of[name], "node")].append(statistics.median(durations))
     total = sum(sum(v) for v in leaves.values())
-    return {"available": True, "source": "onnxruntime_profiler", "runs": runs, "file": None,
-            "summary": {"nodes": len(per_node), "total_ms": round(total, 4)}, "top": _top(leaves, total)}
+    return {
+        "available": True,
+        "source": "onnxruntime_profiler",
+        "runs": runs,
+        "file": None,
+        "summary": {"nodes": len(per_node), "total_ms": round(total, 4)},
+        "top": _top(leaves, total),
+    }
 
 
 def profile_pte(path: Path, inputs: list, runs: int) -> dict:
     """Load the program again with ETDump on, run it, and read the dump (Python bindings)."""
     import torch
     from executorch.runtime import Runtime
+
     program = Runtime.get().load_program(str(path), enable_etdump=True, debug_buffer_size=0)
     method = program.load_method("forward")
     tensors = [torch.from_numpy(x) for x in inputs]
@@ -113,6 +140,7 @@ def profile_pte(path: Path, inputs: list, runs: int) -> dict:
 
 def profile_onnx(path: Path, inputs: list, runs: int, threads: int | None) -> dict:
     from runtimes.onnxruntime_rt import OnnxRuntimeSession
+
     with tempfile.TemporaryDirectory(prefix="edge-ortprof-") as tmp:
         session = OnnxRuntimeSession(path, threads, profile_prefix=str(Path(tmp) / "ort"))
         for _ in range(runs + 1):

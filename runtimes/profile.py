@@ -3,6 +3,7 @@
 Inputs come from the manifest beside the artifact (shape, dtype, value range); without one, from
 the runtime's own signature. The result is a record in the one schema (runtimes/record.py).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -59,6 +60,7 @@ def _release_free_heap() -> None:
     gc.collect()
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass  # not glibc: the delta may be low after earlier work in this process
@@ -93,8 +95,12 @@ class PeakMemory:
         return False
 
     def as_dict(self) -> dict:
-        return {"peak_rss_bytes": self.peak, "baseline_rss_bytes": self.baseline, "peak_delta_bytes": self.delta,
-                "method": self.method}
+        return {
+            "peak_rss_bytes": self.peak,
+            "baseline_rss_bytes": self.baseline,
+            "peak_delta_bytes": self.delta,
+            "method": self.method,
+        }
 
 
 def make_inputs(manifest: dict | None, session: Session, seed: int = 0) -> tuple[list[np.ndarray], list[dict]]:
@@ -103,24 +109,32 @@ def make_inputs(manifest: dict | None, session: Session, seed: int = 0) -> tuple
     if manifest is not None:
         specs = manifest["inputs"]
         if len(specs) != len(session.inputs):
-            raise ProfileError(f"the manifest lists {len(specs)} inputs but the artifact takes {len(session.inputs)}; "
-                               f"the manifest belongs to another export.")
+            raise ProfileError(
+                f"the manifest lists {len(specs)} inputs but the artifact takes {len(session.inputs)}; "
+                f"the manifest belongs to another export."
+            )
         arrays, described = [], []
         for spec, actual in zip(specs, session.inputs):
             if len(actual.shape) != len(spec["shape"]) or any(
-                    isinstance(a, int) and a != m for a, m in zip(actual.shape, spec["shape"])):
-                raise ProfileError(f"the manifest gives input {spec['name']!r} shape {spec['shape']} but the artifact "
-                                   f"takes {list(actual.shape)}; re-export or fix the manifest.")
+                isinstance(a, int) and a != m for a, m in zip(actual.shape, spec["shape"])
+            ):
+                raise ProfileError(
+                    f"the manifest gives input {spec['name']!r} shape {spec['shape']} but the artifact "
+                    f"takes {list(actual.shape)}; re-export or fix the manifest."
+                )
             low, high = spec.get("value_range", [0.0, 1.0])
             arrays.append(rng.uniform(low, high, spec["shape"]).astype(spec["dtype"]))
-            described.append({"name": spec["name"], "shape": list(spec["shape"]), "dtype": spec["dtype"],
-                              "source": "manifest"})
+            described.append(
+                {"name": spec["name"], "shape": list(spec["shape"]), "dtype": spec["dtype"], "source": "manifest"}
+            )
         return arrays, described
     arrays, described = [], []
     for spec in session.inputs:
         if not all(isinstance(d, int) and d > 0 for d in spec.shape):
-            raise ProfileError(f"input {spec.name!r} has a dynamic shape {list(spec.shape)} and there is no manifest "
-                               f"beside the artifact to fix it; export with edge to get one.")
+            raise ProfileError(
+                f"input {spec.name!r} has a dynamic shape {list(spec.shape)} and there is no manifest "
+                f"beside the artifact to fix it; export with edge to get one."
+            )
         data = rng.uniform(0, 1, spec.shape) if "float" in spec.dtype else rng.integers(0, 100, spec.shape)
         arrays.append(data.astype(spec.dtype))
         described.append({"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype, "source": "runtime"})
@@ -147,14 +161,19 @@ def time_runs(session: Session, inputs: list[np.ndarray], warmup: int, runs: int
     return samples, round(first, 4)
 
 
-_RUNTIME_MODULES = {"pte": ("torch", "executorch.runtime", "executorch.extension.pybindings.portable_lib"),
-                    "tflite": ("ai_edge_litert.interpreter",), "onnx": ("onnxruntime",), "ort": ("onnxruntime",),
-                    "mlpackage": ("coremltools",)}
+_RUNTIME_MODULES = {
+    "pte": ("torch", "executorch.runtime", "executorch.extension.pybindings.portable_lib"),
+    "tflite": ("ai_edge_litert.interpreter",),
+    "onnx": ("onnxruntime",),
+    "ort": ("onnxruntime",),
+    "mlpackage": ("coremltools",),
+}
 
 
 def import_runtime(fmt: str) -> None:
     """Import the runtime's Python modules before the memory window: an import is not the model's cost."""
     import importlib
+
     for name in _RUNTIME_MODULES.get(fmt, ()):
         try:
             importlib.import_module(name)
@@ -172,12 +191,21 @@ def delegation(fmt: str, detail: dict) -> dict:
     return {"partitions": None, "detail": detail}
 
 
-def profile_host(path: str | Path, runs: int = 50, warmup: int = 10, threads: int | None = None,
-                 op_profile: bool = True, op_runs: int = 10, seed: int = 0, taskset: str | None = None,
-                 cooldown: float = 0.0) -> dict:
+def profile_host(
+    path: str | Path,
+    runs: int = 50,
+    warmup: int = 10,
+    threads: int | None = None,
+    op_profile: bool = True,
+    op_runs: int = 10,
+    seed: int = 0,
+    taskset: str | None = None,
+    cooldown: float = 0.0,
+) -> dict:
     """Measure one artifact in this process and return a validated record."""
     from runtimes import open_session
     from runtimes.opprofile import profile_ops, unavailable
+
     check_counts(runs, warmup, threads)
     cpus = cpus_of_mask(taskset)
     path = Path(path)
@@ -201,19 +229,40 @@ def profile_host(path: str | Path, runs: int = 50, warmup: int = 10, threads: in
         else:
             ops = unavailable("per-op profile not requested")
     if pressure is not None and pressure > 1.0:
-        notes.append(f"other work competed for the CPU during the timed runs (PSI some avg10 {pressure:.1f}%); "
-                     f"compare with runs measured side by side")
+        notes.append(
+            f"other work competed for the CPU during the timed runs (PSI some avg10 {pressure:.1f}%); "
+            f"compare with runs measured side by side"
+        )
     if info.load_ms is None:
         raise ProfileError(f"the {info.runtime} adapter did not time its load.")
     record = {
-        "schema": SCHEMA_ID, "created": now_iso(), "artifact": artifact, "device": host_device(),
-        "runtime": {"name": RUNTIME_OF_FORMAT[fmt], "versions": dict(info.versions), "threads": info.threads,
-                    "delegates": delegation(fmt, info.delegates)},
-        "runner": {"kind": "python", "name": f"runtimes.profile (Python {sys.version.split()[0]})", "command": None,
-                   "taskset": taskset or _affinity_note(), "cooldown_s": cooldown or None},
-        "load_ms": round(info.load_ms, 3), "first_run_ms": first, "warmup": warmup, "runs": runs,
-        "latency_ms": summarize(samples), "samples_ms": samples, "memory": memory.as_dict(), "ops": ops,
-        "inputs": described, "notes": notes,
+        "schema": SCHEMA_ID,
+        "created": now_iso(),
+        "artifact": artifact,
+        "device": host_device(),
+        "runtime": {
+            "name": RUNTIME_OF_FORMAT[fmt],
+            "versions": dict(info.versions),
+            "threads": info.threads,
+            "delegates": delegation(fmt, info.delegates),
+        },
+        "runner": {
+            "kind": "python",
+            "name": f"runtimes.profile (Python {sys.version.split()[0]})",
+            "command": None,
+            "taskset": taskset or _affinity_note(),
+            "cooldown_s": cooldown or None,
+        },
+        "load_ms": round(info.load_ms, 3),
+        "first_run_ms": first,
+        "warmup": warmup,
+        "runs": runs,
+        "latency_ms": summarize(samples),
+        "samples_ms": samples,
+        "memory": memory.as_dict(),
+        "ops": ops,
+        "inputs": described,
+        "notes": notes,
     }
     return validate_record(record, "the host record")
 
@@ -228,8 +277,10 @@ def cpus_of_mask(mask: str | None) -> set[int] | None:
         raise ProfileError("--taskset on the host needs Linux (sched_setaffinity).")
     allowed = os.sched_getaffinity(0)
     if not cpus <= allowed:
-        raise ProfileError(f"--taskset {mask} names CPUs {sorted(cpus - allowed)} that this machine does not offer "
-                           f"(available: {sorted(allowed)}).")
+        raise ProfileError(
+            f"--taskset {mask} names CPUs {sorted(cpus - allowed)} that this machine does not offer "
+            f"(available: {sorted(allowed)})."
+        )
     return cpus
 
 

@@ -3,6 +3,7 @@
 Statistics are defined here once; the native runner (runtimes/native/edge_bench.cpp) computes the
 same ones the same way, and `check_stats` holds any producer to them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,13 @@ from runtimes.base import ProfileError
 
 SCHEMA_ID = "edge.profile_record/1"
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "profile_record.schema.json"
-RUNTIME_OF_FORMAT = {"pte": "executorch", "tflite": "litert", "onnx": "onnxruntime", "ort": "onnxruntime",
-                     "mlpackage": "coreml"}
+RUNTIME_OF_FORMAT = {
+    "pte": "executorch",
+    "tflite": "litert",
+    "onnx": "onnxruntime",
+    "ort": "onnxruntime",
+    "mlpackage": "coreml",
+}
 
 
 def load_schema() -> dict:
@@ -41,11 +47,19 @@ def summarize(samples_ms: list[float]) -> dict:
     s = sorted(samples_ms)
     n = len(s)
     cut = int(n * 0.1)  # 10% off each end; nothing cut below 10 samples
-    middle = s[cut:n - cut]
+    middle = s[cut : n - cut]
     mean = sum(s) / n
     stdev = math.sqrt(sum((x - mean) ** 2 for x in s) / (n - 1)) if n > 1 else 0.0
-    stats = {"min": s[0], "max": s[-1], "p10": percentile(s, 10), "p50": percentile(s, 50),
-             "p90": percentile(s, 90), "mean": mean, "trimmed_mean": sum(middle) / len(middle), "stdev": stdev}
+    stats = {
+        "min": s[0],
+        "max": s[-1],
+        "p10": percentile(s, 10),
+        "p50": percentile(s, 50),
+        "p90": percentile(s, 90),
+        "mean": mean,
+        "trimmed_mean": sum(middle) / len(middle),
+        "stdev": stdev,
+    }
     return {k: round(v, 4) for k, v in stats.items()}
 
 
@@ -61,6 +75,7 @@ def check_stats(record: dict, source: str = "record", rel: float = 1e-3) -> None
 def validate_record(record: dict, source: str = "record") -> dict:
     """Schema plus the checks a schema cannot express; ProfileError with one line naming the problem."""
     import jsonschema
+
     try:
         jsonschema.validate(record, load_schema())
     except jsonschema.ValidationError as e:
@@ -91,7 +106,9 @@ def load_record(path: str | Path) -> dict:
     except OSError as e:
         raise ProfileError(f"cannot read record {str(path)!r} ({e.strerror}).") from None
     except UnicodeDecodeError:
-        raise ProfileError(f"record {str(path)!r} is not UTF-8 JSON; give a record written by `edge profile -o`.") from None
+        raise ProfileError(
+            f"record {str(path)!r} is not UTF-8 JSON; give a record written by `edge profile -o`."
+        ) from None
     return parse_record(text, f"record {str(path)!r}")
 
 
@@ -115,8 +132,9 @@ def read_manifest(artifact: Path) -> dict | None:
     try:
         manifest = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ProfileError(f"manifest {str(path)!r} beside the artifact cannot be read ({e}); "
-                           f"fix or remove it.") from None
+        raise ProfileError(
+            f"manifest {str(path)!r} beside the artifact cannot be read ({e}); fix or remove it."
+        ) from None
     if not isinstance(manifest, dict) or "inputs" not in manifest:
         raise ProfileError(f"{str(path)!r} beside the artifact is not an edge manifest (no 'inputs').")
     return manifest
@@ -136,8 +154,14 @@ def artifact_facts(path: Path, fmt: str, notes: list[str]) -> tuple[dict, dict |
     """The record's artifact block, and the manifest when it describes this very file."""
     size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
     digest = None if path.is_dir() else sha256_file(path)
-    facts = {"file": path.name, "path": str(path.resolve()), "format": fmt, "size_bytes": size, "sha256": digest,
-             "manifest": None}
+    facts = {
+        "file": path.name,
+        "path": str(path.resolve()),
+        "format": fmt,
+        "size_bytes": size,
+        "sha256": digest,
+        "manifest": None,
+    }
     manifest = read_manifest(path)
     if manifest is None:
         notes.append("no manifest beside the artifact: inputs come from the runtime's signature, parity unknown")
@@ -145,17 +169,20 @@ def artifact_facts(path: Path, fmt: str, notes: list[str]) -> tuple[dict, dict |
     entry, parity = manifest_entry(manifest, fmt)
     if entry and digest and entry.get("sha256") != digest and entry.get("size_bytes", 0) > size:
         from runtimes.formats import ArtifactError  # some cuts still load (a flatbuffer's trailing padding)
+
         raise ArtifactError(f"{str(path)!r} is truncated: {size} bytes, its manifest says {entry['size_bytes']}.")
     if entry is None or (digest and entry.get("sha256") not in (None, digest)):
-        notes.append("the manifest beside the artifact describes another file (sha256 differs); "
-                     "its parity is not reported")
+        notes.append(
+            "the manifest beside the artifact describes another file (sha256 differs); its parity is not reported"
+        )
         parity = None
-    facts["manifest"] = {"model": manifest.get("model", {}).get("name", "?"),
-                         "target": manifest.get("target", {}).get("name", "?"),
-                         "quant": manifest.get("quant", {}).get("scheme", "?"),
-                         "gmacs": manifest.get("model", {}).get("gmacs"),
-                         "parity": {"status": (parity or {}).get("status", "not_run"),
-                                    "cosine": (parity or {}).get("cosine")}}
+    facts["manifest"] = {
+        "model": manifest.get("model", {}).get("name", "?"),
+        "target": manifest.get("target", {}).get("name", "?"),
+        "quant": manifest.get("quant", {}).get("scheme", "?"),
+        "gmacs": manifest.get("model", {}).get("gmacs"),
+        "parity": {"status": (parity or {}).get("status", "not_run"), "cosine": (parity or {}).get("cosine")},
+    }
     return facts, manifest
 
 
@@ -171,10 +198,18 @@ def host_device() -> dict:
         pass
     if platform.system() == "Darwin":
         import subprocess
+
         out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True)
         cpu = out.stdout.strip() or cpu
-    return {"kind": "host", "name": socket.gethostname(), "model": None, "soc": None, "cpu": cpu,
-            "cores": os.cpu_count(), "os": f"{platform.system()} {platform.release()} ({platform.machine()})"}
+    return {
+        "kind": "host",
+        "name": socket.gethostname(),
+        "model": None,
+        "soc": None,
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
+    }
 
 
 def write_record(record: dict, path: str | Path) -> Path:

@@ -3,6 +3,7 @@
 `write_html` makes one self-contained file (CSS inline, plots as base64 PNG); `markdown_table` is
 the same table for CI logs. Every record is schema-checked on the way in.
 """
+
 from __future__ import annotations
 
 import base64
@@ -53,18 +54,41 @@ def rows(records: list[dict]) -> list[dict]:
     out = []
     for r in records:
         lat, mem = r["latency_ms"], r["memory"]
-        out.append({"artifact": artifact_label(r), "backend": r["runtime"]["name"], "device": device_label(r),
-                    "threads": r["runtime"]["threads"], "p10": lat["p10"], "p50": lat["p50"], "p90": lat["p90"],
-                    "size_mb": r["artifact"]["size_bytes"] / 1e6, "parity": parity_text(r), "runs": r["runs"],
-                    "load_ms": r["load_ms"], "partitions": r["runtime"]["delegates"].get("partitions"),
-                    "mem_mb": mem["peak_delta_bytes"] / 1e6 if mem["peak_delta_bytes"] is not None else None})
+        out.append(
+            {
+                "artifact": artifact_label(r),
+                "backend": r["runtime"]["name"],
+                "device": device_label(r),
+                "threads": r["runtime"]["threads"],
+                "p10": lat["p10"],
+                "p50": lat["p50"],
+                "p90": lat["p90"],
+                "size_mb": r["artifact"]["size_bytes"] / 1e6,
+                "parity": parity_text(r),
+                "runs": r["runs"],
+                "load_ms": r["load_ms"],
+                "partitions": r["runtime"]["delegates"].get("partitions"),
+                "mem_mb": mem["peak_delta_bytes"] / 1e6 if mem["peak_delta_bytes"] is not None else None,
+            }
+        )
     out.sort(key=lambda x: (x["artifact"], x["device"]))
     return out
 
 
-_COLUMNS = [("artifact", "artifact"), ("backend", "backend"), ("device", "device"), ("threads", "threads"),
-            ("p50", "p50 ms"), ("p90", "p90 ms"), ("size_mb", "size MB"), ("parity", "parity"),
-            ("partitions", "delegate partitions"), ("load_ms", "load ms"), ("mem_mb", "peak mem +MB"), ("runs", "runs")]
+_COLUMNS = [
+    ("artifact", "artifact"),
+    ("backend", "backend"),
+    ("device", "device"),
+    ("threads", "threads"),
+    ("p50", "p50 ms"),
+    ("p90", "p90 ms"),
+    ("size_mb", "size MB"),
+    ("parity", "parity"),
+    ("partitions", "delegate partitions"),
+    ("load_ms", "load ms"),
+    ("mem_mb", "peak mem +MB"),
+    ("runs", "runs"),
+]
 
 
 def _cell(key: str, value) -> str:
@@ -78,9 +102,12 @@ def _cell(key: str, value) -> str:
 
 
 def markdown_table(records: list[dict]) -> str:
-    lines = ["| " + " | ".join(title for _, title in _COLUMNS) + " |",
-             "|" + "|".join("---" if key in ("artifact", "backend", "device", "parity") else "---:"
-                            for key, _ in _COLUMNS) + "|"]
+    lines = [
+        "| " + " | ".join(title for _, title in _COLUMNS) + " |",
+        "|"
+        + "|".join("---" if key in ("artifact", "backend", "device", "parity") else "---:" for key, _ in _COLUMNS)
+        + "|",
+    ]
     for row in rows(records):
         lines.append("| " + " | ".join(_cell(k, row[k]).replace("|", "\\|") for k, _ in _COLUMNS) + " |")
     return "\n".join(lines)
@@ -112,8 +139,14 @@ def latency_bars(records: list[dict]) -> str:
     for x, art in enumerate(artifacts):
         group = [r for r in table if r["artifact"] == art]  # centred on the tick, however many devices ran it
         for i, r in enumerate(group):
-            ax.bar(x + (i - (len(group) - 1) / 2) * width, r["p50"], width * 0.95, color=colors[r["device"]],
-                   yerr=[[r["p50"] - r["p10"]], [r["p90"] - r["p50"]]], capsize=4)
+            ax.bar(
+                x + (i - (len(group) - 1) / 2) * width,
+                r["p50"],
+                width * 0.95,
+                color=colors[r["device"]],
+                yerr=[[r["p50"] - r["p10"]], [r["p90"] - r["p50"]]],
+                capsize=4,
+            )
     for dev, color in colors.items():
         ax.bar([0], [0], 0, color=color, label=dev)  # one legend entry per device
     ax.set_xticks(range(len(artifacts)), artifacts, rotation=20, ha="right", fontsize=8)
@@ -131,11 +164,13 @@ def latency_vs_size(records: list[dict]) -> str:
     markers = "osD^v<>"
     for i, dev in enumerate(dict.fromkeys(r["device"] for r in table)):
         pts = [r for r in table if r["device"] == dev]
-        ax.scatter([r["size_mb"] for r in pts], [r["p50"] for r in pts], marker=markers[i % len(markers)], s=50,
-                   label=dev)
+        ax.scatter(
+            [r["size_mb"] for r in pts], [r["p50"] for r in pts], marker=markers[i % len(markers)], s=50, label=dev
+        )
         for r in pts:
-            ax.annotate(f"{r['backend']}", (r["size_mb"], r["p50"]), fontsize=7, xytext=(4, 4),
-                        textcoords="offset points")
+            ax.annotate(
+                f"{r['backend']}", (r["size_mb"], r["p50"]), fontsize=7, xytext=(4, 4), textcoords="offset points"
+            )
     ax.set_xlabel("artifact size MB")
     ax.set_ylabel("p50 latency ms")
     ax.set_title("Latency vs artifact size")
@@ -145,12 +180,17 @@ def latency_vs_size(records: list[dict]) -> str:
 
 
 def _html_table(records: list[dict]) -> str:
-    head = "".join(f'<th class="{"l" if k in ("artifact", "backend", "device", "parity") else ""}">{html.escape(t)}</th>'
-                   for k, t in _COLUMNS)
+    head = "".join(
+        f'<th class="{"l" if k in ("artifact", "backend", "device", "parity") else ""}">{html.escape(t)}</th>'
+        for k, t in _COLUMNS
+    )
     body = []
     for row in rows(records):
-        cells = "".join(f'<td class="{"l" if k in ("artifact", "backend", "device", "parity") else ""}">'
-                        f"{html.escape(_cell(k, row[k]))}</td>" for k, _ in _COLUMNS)
+        cells = "".join(
+            f'<td class="{"l" if k in ("artifact", "backend", "device", "parity") else ""}">'
+            f"{html.escape(_cell(k, row[k]))}</td>"
+            for k, _ in _COLUMNS
+        )
         body.append(f"<tr>{cells}</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
@@ -159,26 +199,35 @@ def _ops_section(record: dict) -> str:
     ops = record["ops"]
     title = html.escape(f"{artifact_label(record)} on {device_label(record)}")
     if not ops.get("available"):
-        return f"<details><summary>{title}: no per-op profile</summary><p class=note>" \
-               f"{html.escape(ops.get('reason', ''))}</p></details>"
-    rows_html = "".join(f"<tr><td class=l>{html.escape(o['name'])}</td><td class=l>{o['kind']}</td><td>{o['count']}</td>"
-                        f"<td>{o['ms']:.3f}</td><td>{_cell('p', o.get('percent'))}</td></tr>" for o in ops["top"])
-    return (f"<details><summary>{title}: top ops ({html.escape(ops['source'])}, {ops.get('runs', '?')} runs)</summary>"
-            f"<table><tr><th class=l>op</th><th class=l>kind</th><th>per inference</th><th>ms</th><th>%</th></tr>"
-            f"{rows_html}</table></details>")
+        return (
+            f"<details><summary>{title}: no per-op profile</summary><p class=note>"
+            f"{html.escape(ops.get('reason', ''))}</p></details>"
+        )
+    rows_html = "".join(
+        f"<tr><td class=l>{html.escape(o['name'])}</td><td class=l>{o['kind']}</td><td>{o['count']}</td>"
+        f"<td>{o['ms']:.3f}</td><td>{_cell('p', o.get('percent'))}</td></tr>"
+        for o in ops["top"]
+    )
+    return (
+        f"<details><summary>{title}: top ops ({html.escape(ops['source'])}, {ops.get('runs', '?')} runs)</summary>"
+        f"<table><tr><th class=l>op</th><th class=l>kind</th><th>per inference</th><th>ms</th><th>%</th></tr>"
+        f"{rows_html}</table></details>"
+    )
 
 
 def render_html(records: list[dict]) -> str:
     notes = [f"{artifact_label(r)} on {device_label(r)}: {n}" for r in records for n in r["notes"]]
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>edge latency report</title>"
-            f"<style>{_CSS}</style></head><body><h1>edge latency report</h1>"
-            f"<p class=note>{len(records)} records, generated {html.escape(now_iso())}. Latency is per inference "
-            f"after warm-up; p50/p90 over the timed runs.</p>{_html_table(records)}"
-            f"<h2>Latency per backend</h2><img alt='latency per backend' src='data:image/png;base64,{latency_bars(records)}'>"
-            f"<h2>Latency vs size</h2><img alt='latency vs size' src='data:image/png;base64,{latency_vs_size(records)}'>"
-            f"<h2>Per-op profiles</h2>{''.join(_ops_section(r) for r in records)}"
-            f"<h2>Notes</h2><ul>{''.join(f'<li>{html.escape(n)}</li>' for n in notes) or '<li>none</li>'}</ul>"
-            f"</body></html>")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>edge latency report</title>"
+        f"<style>{_CSS}</style></head><body><h1>edge latency report</h1>"
+        f"<p class=note>{len(records)} records, generated {html.escape(now_iso())}. Latency is per inference "
+        f"after warm-up; p50/p90 over the timed runs.</p>{_html_table(records)}"
+        f"<h2>Latency per backend</h2><img alt='latency per backend' src='data:image/png;base64,{latency_bars(records)}'>"
+        f"<h2>Latency vs size</h2><img alt='latency vs size' src='data:image/png;base64,{latency_vs_size(records)}'>"
+        f"<h2>Per-op profiles</h2>{''.join(_ops_section(r) for r in records)}"
+        f"<h2>Notes</h2><ul>{''.join(f'<li>{html.escape(n)}</li>' for n in notes) or '<li>none</li>'}</ul>"
+        f"</body></html>"
+    )
 
 
 def write_html(records: list[dict], out: str | Path) -> Path:

@@ -1,4 +1,5 @@
 """Side-by-side timing of callables (one artifact run each) in one process, rounds interleaved."""
+
 from __future__ import annotations
 
 import time
@@ -9,6 +10,7 @@ def measure(candidates: dict, runs: int, warmup: int, rounds: int = 5, settle_s:
     intra-op pool, OpenMP under eager torch), which on a 2-core machine steal the CPU from whatever
     runs next; so each candidate's turn starts after a pause and one untimed run."""
     import torch  # eager candidates run without autograd
+
     times: dict[str, list[float]] = {name: [] for name in candidates}
     with torch.no_grad():
         for fn in candidates.values():

@@ -4,6 +4,7 @@ Exports each committed digits model (edge/data/digits) to each runnable target w
 calibrated on the digits train split, evaluated on the 359-image test split, and prints a
 markdown table. Usage:  PYTHONPATH=. .venv/bin/python scripts/int8_digits_table.py [-o out/int8-digits]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,21 +36,37 @@ def main(argv=None) -> int:
                 continue
             q = QuantConfig(scheme="int8", calib=str(train), calib_samples=args.calib_samples, eval_data=str(test))
             try:
-                r = export(model, target=target, quant=q, num_classes=10, input_size=DIGITS_INPUT_SIZE,
-                           weights=DIGITS_DIR / f"{model}.safetensors", out_dir=out / model)
+                r = export(
+                    model,
+                    target=target,
+                    quant=q,
+                    num_classes=10,
+                    input_size=DIGITS_INPUT_SIZE,
+                    weights=DIGITS_DIR / f"{model}.safetensors",
+                    out_dir=out / model,
+                )
             except EdgeError as e:
                 rows.append((model, target, None, None, f"failed: {e}"))
                 continue
             acc = r.manifest["quant"]["accuracy"]
-            rows.append((model, target, acc["eager_fp32_top1"], acc["artifact_top1"],
-                         f"cosine {r.manifest['parity']['cosine']:.5f}"))
+            rows.append(
+                (
+                    model,
+                    target,
+                    acc["eager_fp32_top1"],
+                    acc["artifact_top1"],
+                    f"cosine {r.manifest['parity']['cosine']:.5f}",
+                )
+            )
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     print("| model | backend | eager fp32 top-1 | int8 top-1 | drop (points) | note |")
     print("|---|---|---|---|---|---|")
     for model, target, fp32, int8, note in rows:
         drop = f"{fp32 - int8:.2f}" if fp32 is not None else "-"
-        print(f"| {model} | {target} | {fp32 if fp32 is not None else '-'} | {int8 if int8 is not None else '-'} "
-              f"| {drop} | {note} |")
+        print(
+            f"| {model} | {target} | {fp32 if fp32 is not None else '-'} | {int8 if int8 is not None else '-'} "
+            f"| {drop} | {note} |"
+        )
     return 0
 
 

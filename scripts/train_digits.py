@@ -8,6 +8,7 @@ stored as fp16 safetensors (half the size); they load into the fp32 model throug
 and the top-1 recorded is measured after that round trip, on the 359 held-out test images.
 Nothing is downloaded: the images come with scikit-learn.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,6 +44,7 @@ SETTINGS = {
 def save_fp16(model: torch.nn.Module, path: Path) -> None:
     """Floating tensors as fp16 (integer buffers such as BN's num_batches_tracked stay as they are)."""
     from safetensors.torch import save_file
+
     state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
     tmp = path.with_name(f".{path.name}.partial")
     save_file(state, str(tmp))
@@ -50,8 +52,11 @@ def save_fp16(model: torch.nn.Module, path: Path) -> None:
 
 
 def write_readme(results: dict, command: str) -> None:
-    rows = "\n".join(f"| {name} | {r['params']:,} | {r['epochs']} | {r['lr']:g} | {r['train_seconds']:.0f} s | "
-                     f"{r['test_top1_fp32_trained']:.2f} | {r['test_top1']:.2f} |" for name, r in results.items())
+    rows = "\n".join(
+        f"| {name} | {r['params']:,} | {r['epochs']} | {r['lr']:g} | {r['train_seconds']:.0f} s | "
+        f"{r['test_top1_fp32_trained']:.2f} | {r['test_top1']:.2f} |"
+        for name, r in results.items()
+    )
     threads = {r["threads"] for r in results.values()}
     text = f"""# Digits models
 
@@ -61,7 +66,7 @@ RGB, white digit on black, through each model's own preprocessing. Split: strati
 (1,438 train, 359 test); see `edge/digits.py`. Tests use them to measure a real top-1 drop
 (quantization, pruning) and `edge eval` examples use them.
 
-| model | params | epochs | peak lr | train time (torch threads: {', '.join(map(str, sorted(threads)))}) | test top-1 fp32 (%) | test top-1 as stored, fp16 weights (%) |
+| model | params | epochs | peak lr | train time (torch threads: {", ".join(map(str, sorted(threads)))}) | test top-1 fp32 (%) | test top-1 as stored, fp16 weights (%) |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 {rows}
 
@@ -72,7 +77,7 @@ Train times are wall-clock on a shared 2-core machine, so only roughly comparabl
 threads; on cores busy with other jobs `--threads 1` is several times faster (two OpenMP threads spend
 most of their time waiting for each other), and the weights depend on the thread count.
 
-Regenerate (from the repository root, about {sum(r['train_seconds'] for r in results.values()) / 60:.0f} minutes):
+Regenerate (from the repository root, about {sum(r["train_seconds"] for r in results.values()) / 60:.0f} minutes):
 
     {command}
 """
@@ -95,18 +100,33 @@ def main(argv: list[str] | None = None) -> int:
         x, y = digits_tensors(model.config, "train")
         xt, yt = digits_tensors(model.config, "test")
         start = time.perf_counter()
-        train(model, x, y, settings["epochs"], lr=settings["lr"], seed=0,
-              log=lambda msg: print(f"  {name} {msg} ({time.perf_counter() - start:.0f} s)", flush=True))  # noqa: B023 (called during this iteration)
+        train(
+            model,
+            x,
+            y,
+            settings["epochs"],
+            lr=settings["lr"],
+            seed=0,
+            log=lambda msg: print(f"  {name} {msg} ({time.perf_counter() - start:.0f} s)", flush=True),  # noqa: B023
+        )  # the log is called during this iteration only
         seconds = time.perf_counter() - start
         fp32 = top1(model, xt, yt)
         save_fp16(model, DIGITS_DIR / f"{name}.safetensors")
         stored = top1(digits_model(name), xt, yt)
-        print(f"{name}: trained in {seconds:.0f} s, test top-1 {fp32:.2f}% (fp32), {stored:.2f}% (stored fp16)",
-              flush=True)
-        results[name] = {"params": sum(p.numel() for p in model.parameters()), "epochs": settings["epochs"],
-                         "lr": settings["lr"], "threads": args.threads, "train_seconds": round(seconds, 1),
-                         "test_top1_fp32_trained": round(fp32, 2), "test_top1": round(stored, 2),
-                         "torch": torch.__version__}
+        print(
+            f"{name}: trained in {seconds:.0f} s, test top-1 {fp32:.2f}% (fp32), {stored:.2f}% (stored fp16)",
+            flush=True,
+        )
+        results[name] = {
+            "params": sum(p.numel() for p in model.parameters()),
+            "epochs": settings["epochs"],
+            "lr": settings["lr"],
+            "threads": args.threads,
+            "train_seconds": round(seconds, 1),
+            "test_top1_fp32_trained": round(fp32, 2),
+            "test_top1": round(stored, 2),
+            "torch": torch.__version__,
+        }
     results = {name: results[name] for name in DIGITS_MODELS if name in results}
     write_json_atomic(RESULTS_FILE, results)
     write_readme(results, "PYTHONPATH=. python " + shlex.join(["scripts/train_digits.py", *(argv or sys.argv[1:])]))

@@ -6,6 +6,7 @@ requires must be required and non-null in the schema, and its enums must cover t
 direction "encode": the app writes documents that must validate (the profile record) — every
 required key must be written, nulls only where allowed, enum values only from the schema's.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,9 @@ def _enum_values(node: dict) -> list | None:
     return None
 
 
-def schema_problems(decl: Declarations, root_class: str, schema: dict, direction: str,
-                    written_strings: dict[str, str] | None = None) -> list[str]:
+def schema_problems(
+    decl: Declarations, root_class: str, schema: dict, direction: str, written_strings: dict[str, str] | None = None
+) -> list[str]:
     """Every disagreement between the class tree under `root_class` and `schema`, one line each.
     `written_strings` gives, by path, the constant an encoder writes into a plain String field
     whose schema is an enum or const (e.g. the record's "schema" id, read from the source)."""
@@ -80,7 +82,9 @@ def _walk_class(context, cls: WireClass, node: dict, root: dict, direction: str,
             if nullable and not may_be_null:
                 problems.append(f"{where}: the app may write null but the schema does not allow it")
             if nullable and key in required and not fld.null_encoded and decl.language == "swift":
-                problems.append(f"{where}: required by the schema, but Swift omits a nil optional; mark it @NullEncoded")
+                problems.append(
+                    f"{where}: required by the schema, but Swift omits a nil optional; mark it @NullEncoded"
+                )
         _check_type(context, fld.type, _non_null(root, props[key]), root, direction, where, problems)
     if direction == "encode":
         for key in sorted(required - set(cls.fields)):
@@ -116,7 +120,9 @@ def _check_type(context, ref: TypeRef, node: dict, root: dict, direction: str, w
             problems.append(f"{where}: the app has a string, the schema says {sorted(types)}")
     elif ref.kind in ("integer", "number", "boolean", "object", "array", "map"):
         json_kind = {"map": "object"}.get(ref.kind, ref.kind)
-        accepted = {"number": {"number", "integer"}}.get(json_kind, {json_kind}) if direction == "decode" else {json_kind}
+        accepted = (
+            {"number": {"number", "integer"}}.get(json_kind, {json_kind}) if direction == "decode" else {json_kind}
+        )
         if ref.kind == "integer" and direction == "encode":
             accepted = {"integer", "number"}
         if not types & accepted:
@@ -124,14 +130,22 @@ def _check_type(context, ref: TypeRef, node: dict, root: dict, direction: str, w
         elif ref.kind == "array" and "items" in node:
             _check_type(context, ref.item, _non_null(root, node["items"]), root, direction, f"{where}[]", problems)
         elif ref.kind == "map" and isinstance(node.get("additionalProperties"), dict):
-            _check_type(context, ref.item, _non_null(root, node["additionalProperties"]), root, direction,
-                        f"{where}{{}}", problems)
+            _check_type(
+                context,
+                ref.item,
+                _non_null(root, node["additionalProperties"]),
+                root,
+                direction,
+                f"{where}{{}}",
+                problems,
+            )
 
 
 def sample_document(decl: Declarations, root_class: str, nulls: bool, examples: dict[str, object]) -> dict:
     """JSON built the way the app's types encode: every field, enums from the app's own values,
     nullables all null (nulls=True; Swift drops a nil unless @NullEncoded) or all filled;
     `examples` gives values by dotted path."""
+
     def value(ref: TypeRef, path: str):
         if path in examples:
             return examples[path]
@@ -159,6 +173,7 @@ def sample_document(decl: Declarations, root_class: str, nulls: bool, examples: 
 def summarize_like_the_apps(samples_ms: list[float]) -> dict:
     """A line-for-line port of the apps' LatencyStats.summarize (LatencyStats.kt, LatencyStats.swift):
     the apps cannot run here, so this port is what is compared with runtimes/record.py."""
+
     def round4(value: float) -> float:  # Kotlin roundToLong and Swift rounded(): halves away from zero
         return math.floor(value * 10_000 + 0.5) / 10_000
 
@@ -171,9 +186,16 @@ def summarize_like_the_apps(samples_ms: list[float]) -> dict:
     ordered = sorted(samples_ms)
     n = len(ordered)
     cut = int(n * 0.1)
-    middle = ordered[cut:n - cut]
+    middle = ordered[cut : n - cut]
     mean = sum(ordered) / n
     stdev = math.sqrt(sum((x - mean) * (x - mean) for x in ordered) / (n - 1)) if n > 1 else 0.0
-    return {"min": round4(ordered[0]), "max": round4(ordered[-1]), "p10": round4(percentile(ordered, 10)),
-            "p50": round4(percentile(ordered, 50)), "p90": round4(percentile(ordered, 90)), "mean": round4(mean),
-            "trimmed_mean": round4(sum(middle) / len(middle)), "stdev": round4(stdev)}
+    return {
+        "min": round4(ordered[0]),
+        "max": round4(ordered[-1]),
+        "p10": round4(percentile(ordered, 10)),
+        "p50": round4(percentile(ordered, 50)),
+        "p90": round4(percentile(ordered, 90)),
+        "mean": round4(mean),
+        "trimmed_mean": round4(sum(middle) / len(middle)),
+        "stdev": round4(stdev),
+    }

@@ -5,6 +5,7 @@ record types cannot drift from the one definition. Only what the apps use is und
 kotlinx.serialization data classes and enums (@SerialName), Swift Codable structs (CodingKeys,
 @NullEncoded) and String-backed enums, `const val` and `static let` string constants.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,24 +17,32 @@ ANDROID_SOURCES = REPO / "android_demo" / "app" / "src" / "main" / "java" / "org
 IOS_SOURCES = REPO / "ios_demo" / "Sources" / "EdgeDemoKit"
 
 # Language types, reduced to the JSON they read or write.
-_SCALARS = {"String": "string", "Int": "integer", "Long": "integer", "Double": "number", "Float": "number",
-            "Boolean": "boolean", "Bool": "boolean", "JsonObject": "object"}
+_SCALARS = {
+    "String": "string",
+    "Int": "integer",
+    "Long": "integer",
+    "Double": "number",
+    "Float": "number",
+    "Boolean": "boolean",
+    "Bool": "boolean",
+    "JsonObject": "object",
+}
 
 
 @dataclass
 class TypeRef:
-    kind: str                      # string integer number boolean object | array | map | named
+    kind: str  # string integer number boolean object | array | map | named
     nullable: bool = False
-    name: str | None = None        # for "named": the class or enum
-    item: TypeRef | None = None    # for array and map: the element / value type
+    name: str | None = None  # for "named": the class or enum
+    item: TypeRef | None = None  # for array and map: the element / value type
 
 
 @dataclass
 class Field:
-    key: str                       # the JSON key
+    key: str  # the JSON key
     type: TypeRef
     has_default: bool = False
-    null_encoded: bool = False     # Swift @NullEncoded: nil is written as null
+    null_encoded: bool = False  # Swift @NullEncoded: nil is written as null
 
 
 @dataclass
@@ -44,14 +53,15 @@ class WireClass:
 
 @dataclass
 class Declarations:
-    language: str                  # "kotlin" or "swift"
+    language: str  # "kotlin" or "swift"
     classes: dict[str, WireClass]
-    enums: dict[str, list[str]]    # enum name -> JSON values
+    enums: dict[str, list[str]]  # enum name -> JSON values
 
 
 @cache
 def parser(language: str):
     import tree_sitter
+
     if language == "kotlin":
         import tree_sitter_kotlin as grammar
     else:
@@ -72,6 +82,7 @@ def syntax_errors(path: Path) -> list[str]:
             found.append(f"{node.start_point[0] + 1}:{node.start_point[1] + 1} {node.text.decode()[:60]!r}")
         for child in node.children:
             walk(child)
+
     walk(parse(path).root_node)
     return found
 
@@ -90,6 +101,7 @@ def _string_value(node) -> str:
 
 
 # ---- Kotlin ----------------------------------------------------------------------------------
+
 
 def _kotlin_annotation(modifiers, name: str):
     """The annotation node @name(...) among a declaration's modifiers, or None."""
@@ -121,7 +133,9 @@ def _kotlin_type(node) -> TypeRef:
         inner.nullable = True
         return inner
     name = _text(_named(node, "identifier")[0])
-    args = [_kotlin_type(p.named_children[0]) for a in _named(node, "type_arguments") for p in _named(a, "type_projection")]
+    args = [
+        _kotlin_type(p.named_children[0]) for a in _named(node, "type_arguments") for p in _named(a, "type_projection")
+    ]
     if name == "List":
         return TypeRef("array", item=args[0])
     if name == "Map":
@@ -141,8 +155,10 @@ def kotlin_declarations(*paths: Path) -> Declarations:
             name = _text(_named(decl, "identifier")[0])
             body = next(iter(_named(decl, "enum_class_body")), None)
             if body is not None:
-                enums[name] = [_kotlin_serial_name(next(iter(_named(e, "modifiers")), None))
-                               or _text(_named(e, "identifier")[0]) for e in _named(body, "enum_entry")]
+                enums[name] = [
+                    _kotlin_serial_name(next(iter(_named(e, "modifiers")), None)) or _text(_named(e, "identifier")[0])
+                    for e in _named(body, "enum_entry")
+                ]
                 continue
             wire = classes[name] = WireClass(name)
             for ctor in _named(decl, "primary_constructor"):
@@ -175,6 +191,7 @@ def kotlin_constants(path: Path, holder: str) -> dict[str, str | int]:
 
 
 # ---- Swift -----------------------------------------------------------------------------------
+
 
 def _swift_type(node) -> TypeRef:
     if node.type == "type_annotation":
@@ -237,9 +254,13 @@ def swift_declarations(*paths: Path) -> Declarations:
                 prop_name = _text(_named(_named(prop, "pattern")[0], "simple_identifier")[0])
                 if keys and prop_name not in keys:
                     continue  # left out of CodingKeys: not coded
-                wrapper = modifiers is not None and any(_text(a).startswith("@NullEncoded") for a in _named(modifiers, "attribute"))
-                has_default = any(c.type not in ("modifiers", "value_binding_pattern", "pattern", "type_annotation")
-                                  for c in prop.named_children)
+                wrapper = modifiers is not None and any(
+                    _text(a).startswith("@NullEncoded") for a in _named(modifiers, "attribute")
+                )
+                has_default = any(
+                    c.type not in ("modifiers", "value_binding_pattern", "pattern", "type_annotation")
+                    for c in prop.named_children
+                )
                 key = keys.get(prop_name, prop_name)
                 wire.fields[key] = Field(key, _swift_type(annotation), has_default=has_default, null_encoded=wrapper)
     return Declarations("swift", classes, enums)

@@ -1,4 +1,5 @@
 """Hand-written models in styles users bring, built only from torch.nn (no zoo code)."""
+
 import torch
 from torch import nn
 
@@ -9,10 +10,17 @@ class TinyViT(nn.Module):
     def __init__(self, num_classes: int = 10, dim: int = 64, heads: int = 4, patch: int = 8, depth: int = 2):
         super().__init__()
         self.embed = nn.Conv2d(3, dim, patch, patch)
-        self.layers = nn.ModuleList(nn.ModuleDict({
-            "norm1": nn.LayerNorm(dim), "attn": nn.MultiheadAttention(dim, heads, batch_first=True),
-            "norm2": nn.LayerNorm(dim), "mlp": nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim)),
-        }) for _ in range(depth))
+        self.layers = nn.ModuleList(
+            nn.ModuleDict(
+                {
+                    "norm1": nn.LayerNorm(dim),
+                    "attn": nn.MultiheadAttention(dim, heads, batch_first=True),
+                    "norm2": nn.LayerNorm(dim),
+                    "mlp": nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim)),
+                }
+            )
+            for _ in range(depth)
+        )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
 
@@ -121,7 +129,7 @@ class InplacePConv(SplitCatPConv):
 
     def forward(self, x):
         x = x.clone()
-        x[:, :self.cp, :, :] = self.conv(x[:, :self.cp, :, :])
+        x[:, : self.cp, :, :] = self.conv(x[:, : self.cp, :, :])
         return x
 
 
@@ -129,8 +137,12 @@ class PConvNet(nn.Module):
     def __init__(self, num_classes=10, dim=32, pconv=SplitCatPConv):
         super().__init__()
         self.stem = nn.Conv2d(3, dim, 4, 4)
-        self.blocks = nn.Sequential(*[nn.Sequential(pconv(dim), nn.Conv2d(dim, 2 * dim, 1), nn.GELU(),
-                                                    nn.Conv2d(2 * dim, dim, 1)) for _ in range(2)])
+        self.blocks = nn.Sequential(
+            *[
+                nn.Sequential(pconv(dim), nn.Conv2d(dim, 2 * dim, 1), nn.GELU(), nn.Conv2d(2 * dim, dim, 1))
+                for _ in range(2)
+            ]
+        )
         self.head = nn.Linear(dim, num_classes)
 
     def forward(self, x):

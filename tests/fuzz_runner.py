@@ -1,5 +1,6 @@
 """Runs `edge profile` on each file given, in one process, and writes each one's exit code and
 stderr to a JSON file: the fuzz test runs it as a subprocess so a native crash shows as a signal."""
+
 import contextlib
 import io
 import json

@@ -2,6 +2,7 @@
 
 Each is cached in this module so test files that all need them pay once per pytest session.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,6 +27,7 @@ def small_artifact(target: str, tmp_path_factory) -> Path:
     """FasterNet-T0 at 64 px for one target (xnnpack, litert, onnx), exported once per session."""
     if target not in _artifacts:
         from edge.export import export
+
         out = tmp_path_factory.mktemp(f"small-{target}")
         _artifacts[target] = export("fasternet_t0", target=target, input_size=64, out_dir=out).path
     return _artifacts[target]
@@ -69,9 +71,18 @@ def native_runner() -> Path:
     cmake_dir = executorch_cmake_dir()
     if not (cmake_dir / "executorch-config.cmake").is_file():
         pytest.skip(f"the executorch package at {cmake_dir.parent.parent} ships no CMake config")
-    steps = [["cmake", "-S", str(NATIVE_SRC), "-B", str(NATIVE_BUILD), f"-Dexecutorch_DIR={cmake_dir}",
-              "-DCMAKE_BUILD_TYPE=Release"],
-             ["cmake", "--build", str(NATIVE_BUILD), "-j2"]]
+    steps = [
+        [
+            "cmake",
+            "-S",
+            str(NATIVE_SRC),
+            "-B",
+            str(NATIVE_BUILD),
+            f"-Dexecutorch_DIR={cmake_dir}",
+            "-DCMAKE_BUILD_TYPE=Release",
+        ],
+        ["cmake", "--build", str(NATIVE_BUILD), "-j2"],
+    ]
     NATIVE_BUILD.parent.mkdir(parents=True, exist_ok=True)
     with open(NATIVE_BUILD.parent / ".native-build.lock", "w") as lock:  # pytest-xdist workers build one at a time
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -86,6 +97,7 @@ def arm64_missing() -> str | None:
     """Why the ARM64 emulator cannot run here (one line: what is missing, how to install it), or None."""
     from runtimes.arm64 import missing
     from runtimes.arm64.toolchain import SETUP_HINT
+
     gaps = missing("pte")
     return f"the ARM64 emulator is not set up: missing {'; '.join(gaps)}; {SETUP_HINT}" if gaps else None
 
@@ -95,6 +107,7 @@ def arm64_runner() -> Path | None:
     if arm64_missing():
         return None
     from runtimes.arm64.toolchain import build_runner
+
     with open(REPO / "build" / ".arm64-build.lock", "w") as lock:  # pytest-xdist workers build one at a time
         fcntl.flock(lock, fcntl.LOCK_EX)
         return build_runner()
@@ -104,6 +117,7 @@ def run_cli(capsys, monkeypatch, *argv) -> tuple[int, str, str]:
     """edge's real main() with the profile/report subcommands registered (as edge/cli.py will do)."""
     from edge import cli
     from edge.cli_profile import register
+
     build = cli.build_parser
 
     def with_profile():

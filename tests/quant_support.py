@@ -1,4 +1,5 @@
 """Helpers for the quantization tests."""
+
 import torch
 
 import edge

@@ -1,4 +1,5 @@
 """Helpers for tests/test_sweep.py: spec files, digits folders, a model torch.export cannot capture, a Ray cluster."""
+
 from __future__ import annotations
 
 import json
@@ -49,6 +50,7 @@ def write_spec(path: Path, **fields) -> Path:
 def digits_subset(out: Path, split: str, per_class: int) -> Path:
     """A few real digit images per class (edge.digits), as the image folders calib and eval_data read."""
     from edge.digits import write_image_folder
+
     full = write_image_folder(out.with_name(out.name + "-all"), split)
     for c in range(10):
         (out / str(c)).mkdir(parents=True, exist_ok=True)
@@ -82,27 +84,51 @@ class RayCluster:
 
     def _start(self, args: list[str], name: str) -> None:
         log = open(self.tmp / f"{name}.log", "w")
-        self.procs.append(subprocess.Popen([str(VENV_BIN / "ray"), "start", "--block", "--disable-usage-stats",
-                                            "--object-store-memory", str(150 * 1024 ** 2), *args],
-                                           stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                           start_new_session=True))
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    str(VENV_BIN / "ray"),
+                    "start",
+                    "--block",
+                    "--disable-usage-stats",
+                    "--object-store-memory",
+                    str(150 * 1024**2),
+                    *args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
+            )
+        )
 
     def start_head(self, cpus: int) -> None:
-        self._start(["--head", f"--port={self.port}", f"--num-cpus={cpus}", "--include-dashboard=false",
-                     f"--temp-dir={self.ray_tmp}"], "head")
+        self._start(
+            [
+                "--head",
+                f"--port={self.port}",
+                f"--num-cpus={cpus}",
+                "--include-dashboard=false",
+                f"--temp-dir={self.ray_tmp}",
+            ],
+            "head",
+        )
 
     def add_node(self, cpus: int, resources: dict) -> None:
-        self._start([f"--address={self.address}", f"--num-cpus={cpus}", f"--resources={json.dumps(resources)}"],
-                    f"node{len(self.procs)}")
+        self._start(
+            [f"--address={self.address}", f"--num-cpus={cpus}", f"--resources={json.dumps(resources)}"],
+            f"node{len(self.procs)}",
+        )
 
     def nodes(self, want: int, timeout: float = 90.0) -> list[dict]:
         """The alive nodes, once `want` of them have joined (asked from a fresh process: one ray.init each)."""
-        code = (f"import json, ray; ray.init(address={self.address!r}, log_to_driver=False); "
-                "print(json.dumps([n for n in ray.nodes() if n['Alive']]))")
+        code = (
+            f"import json, ray; ray.init(address={self.address!r}, log_to_driver=False); "
+            "print(json.dumps([n for n in ray.nodes() if n['Alive']]))"
+        )
         deadline = time.time() + timeout
         while time.time() < deadline:
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=self.env,
-                                 timeout=60)
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=self.env, timeout=60)
             if out.returncode == 0:
                 nodes = json.loads(out.stdout.strip().splitlines()[-1])
                 if len(nodes) >= want:

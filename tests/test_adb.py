@@ -1,4 +1,5 @@
 """The Android path end to end against tests/fake_adb (a sandboxed adb running the host-built runner)."""
+
 import json
 import os
 import shlex
@@ -9,8 +10,17 @@ import pytest
 from runtimes import ProfileError
 from runtimes.adb import elf_abi, parse_device, runner_command
 from runtimes.record import validate_record
-from tests.profiling_support import (REPO, adb_calls, arm64_missing, arm64_runner, copy_with_manifest, native_runner,
-                                     run_cli, small_artifact, use_fake_adb)
+from tests.profiling_support import (
+    REPO,
+    adb_calls,
+    arm64_missing,
+    arm64_runner,
+    copy_with_manifest,
+    native_runner,
+    run_cli,
+    small_artifact,
+    use_fake_adb,
+)
 
 SERIAL = "lab phone 'A'"
 NASTY_STEM = "it's my model $(touch PWNED); v1"
@@ -44,15 +54,40 @@ def test_end_to_end_with_a_nasty_serial_and_file_name(fake_adb, phone_runner, pt
     model = copy_with_manifest(pte, tmp_path, NASTY_STEM)
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "records" / "android.json"
-    code, stdout, err = run_cli(capsys, monkeypatch, "profile", model, "--device", f"adb:{SERIAL}", "--runner", runner,
-                                "--runs", 8, "--warmup", 2, "--threads", 2, "--taskset", "3", "--cooldown", "0.1",
-                                "-o", out)
+    code, stdout, err = run_cli(
+        capsys,
+        monkeypatch,
+        "profile",
+        model,
+        "--device",
+        f"adb:{SERIAL}",
+        "--runner",
+        runner,
+        "--runs",
+        8,
+        "--warmup",
+        2,
+        "--threads",
+        2,
+        "--taskset",
+        "3",
+        "--cooldown",
+        "0.1",
+        "-o",
+        out,
+    )
     assert code == 0, err
     record = validate_record(json.loads(out.read_text()))
-    assert record["device"] == {"kind": "android", "name": SERIAL, "model": "Fake Pixel Stand-in",
-                                "soc": "Host x86_64 stand-in", "cpu": record["device"]["cpu"],
-                                "cores": os.cpu_count(), "os": "Android 15 (SDK 35)",
-                                "battery_temp_c": {"before": 31.2, "after": 31.2}}
+    assert record["device"] == {
+        "kind": "android",
+        "name": SERIAL,
+        "model": "Fake Pixel Stand-in",
+        "soc": "Host x86_64 stand-in",
+        "cpu": record["device"]["cpu"],
+        "cores": os.cpu_count(),
+        "os": "Android 15 (SDK 35)",
+        "battery_temp_c": {"before": 31.2, "after": 31.2},
+    }
     assert record["artifact"]["file"] == model.name and record["artifact"]["manifest"]["parity"]["status"] == "passed"
     assert record["runner"]["kind"] == "native" and record["runner"]["taskset"] == "3"
     assert record["runner"]["cooldown_s"] == 0.1 and model.name in record["runner"]["command"]
@@ -73,17 +108,34 @@ def test_end_to_end_with_a_nasty_serial_and_file_name(fake_adb, phone_runner, pt
     assert machines == ({183} if arm64_missing() is None else {62}), (machines, arm64_missing())
 
 
-@pytest.mark.parametrize("mode,needle", [
-    ("no_device", f"device {SERIAL!r} is not attached (adb devices lists: none)"),
-    ("push", "No space left on device"),
-    ("runner_crash", "killed by signal 11"),
-    ("garbled", "is not JSON"),
-    ("timeout", "did not finish within 4 s"),
-])
+@pytest.mark.parametrize(
+    "mode,needle",
+    [
+        ("no_device", f"device {SERIAL!r} is not attached (adb devices lists: none)"),
+        ("push", "No space left on device"),
+        ("runner_crash", "killed by signal 11"),
+        ("garbled", "is not JSON"),
+        ("timeout", "did not finish within 4 s"),
+    ],
+)
 def test_failure_modes_are_one_clear_line(fake_adb, runner, pte, capsys, monkeypatch, mode, needle):
     monkeypatch.setenv("FAKE_ADB_FAIL", mode)
-    code, out, err = run_cli(capsys, monkeypatch, "profile", pte, "--device", f"adb:{SERIAL}", "--runner", runner,
-                             "--runs", 3, "--warmup", 1, "--timeout", 4)
+    code, out, err = run_cli(
+        capsys,
+        monkeypatch,
+        "profile",
+        pte,
+        "--device",
+        f"adb:{SERIAL}",
+        "--runner",
+        runner,
+        "--runs",
+        3,
+        "--warmup",
+        1,
+        "--timeout",
+        4,
+    )
     assert code == 2 and out == ""
     assert err.startswith("edge: error: ") and len(err.strip().splitlines()) == 1 and needle in err, err
     assert list((fake_adb / "data/local/tmp").iterdir()) == []  # the work dir is removed on failure too
@@ -95,21 +147,25 @@ def test_device_selection(fake_adb, runner, pte, capsys, monkeypatch):
     code, _, err = run_cli(capsys, monkeypatch, "profile", pte, "--device", "adb:nope", "--runner", runner)
     assert code == 2 and "device 'nope' is not attached" in err and "emulator-5554" in err
     monkeypatch.setenv("FAKE_ADB_SERIALS", "emulator-5554")
-    code, _, err = run_cli(capsys, monkeypatch, "profile", pte, "--device", "adb", "--runner", runner, "--runs", 2,
-                           "--warmup", 0, "--json")
+    code, _, err = run_cli(
+        capsys, monkeypatch, "profile", pte, "--device", "adb", "--runner", runner, "--runs", 2, "--warmup", 0, "--json"
+    )
     assert code == 0, err
     monkeypatch.setenv("FAKE_ADB_FAIL", "no_device")
     code, _, err = run_cli(capsys, monkeypatch, "profile", pte, "--device", "adb", "--runner", runner)
     assert code == 2 and "no Android device is ready over adb" in err
 
 
-@pytest.mark.parametrize("setup,argv,needle", [
-    ("abi", [], "built for x86_64 but the device is arm64-v8a"),
-    ("no_adb", [], "adb is not on PATH"),
-    ("none", ["--runner", "/nonexistent/edge_bench"], "does not exist"),
-    ("none", ["--no-runner"], "--device adb needs --runner PATH"),
-    ("none", ["--tflite"], "not supported over adb"),
-])
+@pytest.mark.parametrize(
+    "setup,argv,needle",
+    [
+        ("abi", [], "built for x86_64 but the device is arm64-v8a"),
+        ("no_adb", [], "adb is not on PATH"),
+        ("none", ["--runner", "/nonexistent/edge_bench"], "does not exist"),
+        ("none", ["--no-runner"], "--device adb needs --runner PATH"),
+        ("none", ["--tflite"], "not supported over adb"),
+    ],
+)
 def test_setup_mistakes(fake_adb, runner, pte, tmp_path, capsys, monkeypatch, setup, argv, needle):
     if setup == "abi":
         monkeypatch.setenv("FAKE_ADB_ABI", "arm64-v8a")
@@ -135,10 +191,16 @@ def test_device_command_round_trips_through_the_shell():
     assert shlex.split(line) == argv and argv[:4] == ["timeout", "60", "taskset", "f0"]
 
 
-@pytest.mark.parametrize("spec,expected", [
-    ("host", ("host", None)), ("adb", ("adb", None)), ("adb:R58M 1'2", ("adb", "R58M 1'2")),
-    ("adb:192.168.1.5:5555", ("adb", "192.168.1.5:5555")), ("ios:00008110-001A", ("ios", "00008110-001A")),
-])
+@pytest.mark.parametrize(
+    "spec,expected",
+    [
+        ("host", ("host", None)),
+        ("adb", ("adb", None)),
+        ("adb:R58M 1'2", ("adb", "R58M 1'2")),
+        ("adb:192.168.1.5:5555", ("adb", "192.168.1.5:5555")),
+        ("ios:00008110-001A", ("ios", "00008110-001A")),
+    ],
+)
 def test_parse_device(spec, expected):
     assert parse_device(spec) == expected
 

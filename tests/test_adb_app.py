@@ -5,6 +5,7 @@ from android_demo's sources and measures the pushed file for real with edge's ru
 a record only comes back when the harness pushed the right file (and its manifest) and sent the
 extras the app reads.
 """
+
 import json
 import re
 import shlex
@@ -54,20 +55,43 @@ def app_processes(device: Path) -> list[str]:
     return alive
 
 
-def test_ort_end_to_end_on_a_fresh_install_with_a_nasty_serial_and_name(fake_adb, ort, tmp_path, capsys,
-                                                                        monkeypatch):
+def test_ort_end_to_end_on_a_fresh_install_with_a_nasty_serial_and_name(fake_adb, ort, tmp_path, capsys, monkeypatch):
     model = copy_with_manifest(ort, tmp_path, NASTY_STEM)
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "records" / "android app.json"
-    code, stdout, err = run_cli(capsys, monkeypatch, "profile", model, "--device", f"adb:{SERIAL}", "--runner", "app",
-                                "--runs", 8, "--warmup", 2, "--threads", 2, "--cooldown", 0.1, "-o", out)
+    code, stdout, err = run_cli(
+        capsys,
+        monkeypatch,
+        "profile",
+        model,
+        "--device",
+        f"adb:{SERIAL}",
+        "--runner",
+        "app",
+        "--runs",
+        8,
+        "--warmup",
+        2,
+        "--threads",
+        2,
+        "--cooldown",
+        0.1,
+        "-o",
+        out,
+    )
     assert code == 0, err
     record = validate_record(json.loads(out.read_text()))
     # adb's facts over the app's own (its Build name "standin", its battery readings 30.1/30.4)
-    assert record["device"] == {"kind": "android", "name": SERIAL, "model": "Fake Pixel Stand-in",
-                                "soc": "Host x86_64 stand-in", "cpu": record["device"]["cpu"],
-                                "cores": record["device"]["cores"], "os": "Android 15 (SDK 35)",
-                                "battery_temp_c": {"before": 31.2, "after": 31.2}}
+    assert record["device"] == {
+        "kind": "android",
+        "name": SERIAL,
+        "model": "Fake Pixel Stand-in",
+        "soc": "Host x86_64 stand-in",
+        "cpu": record["device"]["cpu"],
+        "cores": record["device"]["cores"],
+        "os": "Android 15 (SDK 35)",
+        "battery_temp_c": {"before": 31.2, "after": 31.2},
+    }
     assert record["artifact"]["file"] == model.name and record["artifact"]["path"] == str(model.resolve())
     assert record["artifact"]["sha256"] == sha256_file(model) and record["artifact"]["format"] == "ort"
     assert record["artifact"]["manifest"]["parity"]["status"] == "passed"
@@ -91,8 +115,9 @@ def test_ort_end_to_end_on_a_fresh_install_with_a_nasty_serial_and_name(fake_adb
     assert pushed == sorted(f"{APP_FILES_DIR}/{p.name}" for p in (model, model.with_suffix(".json")))
     shell = [c[3] for c in calls if c[2:3] == ["shell"]]
     assert any(line.startswith(f"pm path {APP_PACKAGE};") for line in shell)
-    assert any(line.startswith(" ".join(shlex.quote(a) for a in app_start_command(model.name, 8, 2, 2)))
-               for line in shell)
+    assert any(
+        line.startswith(" ".join(shlex.quote(a) for a in app_start_command(model.name, 8, 2, 2))) for line in shell
+    )
 
 
 def test_pte_gets_delegate_counts_and_a_model_pushed_by_hand_stays(fake_adb, pte, tmp_path, capsys, monkeypatch):
@@ -101,8 +126,21 @@ def test_pte_gets_delegate_counts_and_a_model_pushed_by_hand_stays(fake_adb, pte
     shutil.copyfile(pte, folder / pte.name)
     (folder / "holiday.tflite").write_bytes(b"not ours")
     (folder / APP_RECORD).write_text('{"stale": true}')  # an earlier run's result must not be taken for this one
-    code, out, err = run_cli(capsys, monkeypatch, "profile", pte, "--device", f"adb:{SERIAL}", "--runner", "app",
-                             "--runs", 3, "--warmup", 1, "--json")
+    code, out, err = run_cli(
+        capsys,
+        monkeypatch,
+        "profile",
+        pte,
+        "--device",
+        f"adb:{SERIAL}",
+        "--runner",
+        "app",
+        "--runs",
+        3,
+        "--warmup",
+        1,
+        "--json",
+    )
     assert code == 0, err
     record = validate_record(json.loads(out))
     assert record["runtime"]["name"] == "executorch" and record["runtime"]["threads"] is None
@@ -114,19 +152,43 @@ def test_pte_gets_delegate_counts_and_a_model_pushed_by_hand_stays(fake_adb, pte
     assert len(starts) == 1
 
 
-@pytest.mark.parametrize("mode,argv,needle", [
-    ("app_missing", [], f"android_demo is not installed on {SERIAL!r}: build and install it (android_demo/README.md)"),
-    ("no_activity", [], f"am start could not start {APP_ACTIVITY} on {SERIAL!r}: Error: Activity class"),
-    ("app_error", [], f'android_demo failed on {SERIAL!r}: UnsatisfiedLinkError: dlopen failed: library '
-                      f'"libexecutorch_jni.so" not found'),
-    ("app_hang", ["--timeout", 1.5], f"android_demo wrote neither {APP_RECORD} nor its .error within 2 s"),
-    ("garbled", [], "android_demo's record from"),
-    ("push", [], "No space left on device"),
-])
+@pytest.mark.parametrize(
+    "mode,argv,needle",
+    [
+        (
+            "app_missing",
+            [],
+            f"android_demo is not installed on {SERIAL!r}: build and install it (android_demo/README.md)",
+        ),
+        ("no_activity", [], f"am start could not start {APP_ACTIVITY} on {SERIAL!r}: Error: Activity class"),
+        (
+            "app_error",
+            [],
+            f"android_demo failed on {SERIAL!r}: UnsatisfiedLinkError: dlopen failed: library "
+            f'"libexecutorch_jni.so" not found',
+        ),
+        ("app_hang", ["--timeout", 1.5], f"android_demo wrote neither {APP_RECORD} nor its .error within 2 s"),
+        ("garbled", [], "android_demo's record from"),
+        ("push", [], "No space left on device"),
+    ],
+)
 def test_failure_modes_are_one_clear_line(fake_adb, ort, capsys, monkeypatch, mode, argv, needle):
     monkeypatch.setenv("FAKE_ADB_FAIL", mode)
-    code, out, err = run_cli(capsys, monkeypatch, "profile", ort, "--device", f"adb:{SERIAL}", "--runner", "app",
-                             "--runs", 2, "--warmup", 0, *argv)
+    code, out, err = run_cli(
+        capsys,
+        monkeypatch,
+        "profile",
+        ort,
+        "--device",
+        f"adb:{SERIAL}",
+        "--runner",
+        "app",
+        "--runs",
+        2,
+        "--warmup",
+        0,
+        *argv,
+    )
     assert code == 2 and out == ""
     assert err.startswith("edge: error: ") and len(err.strip().splitlines()) == 1 and needle in err, err
     folder = app_dir(fake_adb)
@@ -135,8 +197,9 @@ def test_failure_modes_are_one_clear_line(fake_adb, ort, capsys, monkeypatch, mo
 
 
 def test_the_right_argument_of_the_wrong_kind(fake_adb, ort, tmp_path, capsys, monkeypatch):
-    code, _, err = run_cli(capsys, monkeypatch, "profile", ort, "--device", f"adb:{SERIAL}", "--runner", "app",
-                           "--taskset", "f0")
+    code, _, err = run_cli(
+        capsys, monkeypatch, "profile", ort, "--device", f"adb:{SERIAL}", "--runner", "app", "--taskset", "f0"
+    )
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--taskset applies to the native runner" in err
     assert not (tmp_path / "adb.log").exists()  # refused before adb was touched
     package = tmp_path / "m.mlpackage"
@@ -167,8 +230,13 @@ def test_constants_match_the_app_sources():
     # the extras the harness sends are the ones the app reads, with the types it reads them as
     argv = app_start_command("m.pte", 5, 1, 2)
     sent = {argv[i + 1]: argv[i] for i in range(len(argv)) if argv[i] in ("--es", "--ei")}
-    assert sent == {contract["EXTRA_MODEL"]: "--es", contract["EXTRA_RUNS"]: "--ei", contract["EXTRA_WARMUP"]: "--ei",
-                    contract["EXTRA_THREADS"]: "--ei", contract["EXTRA_OUTPUT"]: "--es"}
+    assert sent == {
+        contract["EXTRA_MODEL"]: "--es",
+        contract["EXTRA_RUNS"]: "--ei",
+        contract["EXTRA_WARMUP"]: "--ei",
+        contract["EXTRA_THREADS"]: "--ei",
+        contract["EXTRA_OUTPUT"]: "--es",
+    }
     # where the app reads models and writes records, and which formats it runs
     assert "getExternalFilesDir(null)" in (ANDROID_SOURCES / "ModelStore.kt").read_text()
     assert APP_FILES_DIR == demo_assets.ANDROID_PUSH_DIR and APP_FILES_DIR in (ANDROID / "README.md").read_text()

@@ -1,5 +1,6 @@
 """App-native artifacts: MediaPipe reads our .tflite as exported, the NHWC / uint8 input forms run in
 their runtimes, and ONNX, ExecuTorch and Core ML carry preprocessing and labels themselves."""
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,9 @@ def photo_pixels(config) -> list[np.ndarray]:
     out = []
     for path in SAMPLE_IMAGES:
         with Image.open(path) as im:
-            out.append(np.ascontiguousarray(np.round(_resize_and_crop(im.convert("RGB"), config) * 255).astype(np.uint8)))
+            out.append(
+                np.ascontiguousarray(np.round(_resize_and_crop(im.convert("RGB"), config) * 255).astype(np.uint8))
+            )
     return out
 
 
@@ -52,23 +55,35 @@ def eager_logits(model) -> list[np.ndarray]:
 
 # ---- MediaPipe Tasks ImageClassifier on the .tflite as exported -----------------------------------
 
+
 def mediapipe_top5(path, model) -> list[list[str]]:
     """MediaPipe Tasks' ImageClassifier with no options but the model path and max results: the labels and
     the normalization come from the model's metadata alone."""
     from mediapipe import Image as MpImage
     from mediapipe import ImageFormat
     from mediapipe.tasks.python import BaseOptions, vision
+
     options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)), max_results=5)
     with vision.ImageClassifier.create_from_options(options) as classifier:
-        return [[c.category_name for c in classifier.classify(MpImage(image_format=ImageFormat.SRGB, data=pixels))
-                 .classifications[0].categories] for pixels in photo_pixels(model.config)]
+        return [
+            [
+                c.category_name
+                for c in classifier.classify(MpImage(image_format=ImageFormat.SRGB, data=pixels))
+                .classifications[0]
+                .categories
+            ]
+            for pixels in photo_pixels(model.config)
+        ]
 
 
 def interpreter_top5(path, model, labels) -> list[list[str]]:
     from runtimes import open_session
+
     session = open_session(path)
-    return [[labels[i] for i in np.argsort(-session.run([pixels[None]])[0].ravel())[:5]]
-            for pixels in photo_pixels(model.config)]
+    return [
+        [labels[i] for i in np.argsort(-session.run([pixels[None]])[0].ravel())[:5]]
+        for pixels in photo_pixels(model.config)
+    ]
 
 
 def eager_top5(model, labels) -> list[list[str]]:
@@ -81,10 +96,13 @@ def test_mediapipe_classifies_our_uint8_tflite_like_eager(tmp_path, models, labe
     model = models[name]
     scheme = QuantConfig(scheme="int8", calib_samples=8) if quant == "int8" else quant
     if quant == "int8" and name in LITERT_INT8_BELOW_BOUND:  # measured, not re-run here: ~90 s each to fail
-        pytest.skip("LiteRT int8 of this model fails edge's int8 verification at 64 px on this AVX2 host "
-                    "(cosine 0.93 / 0.98 < 0.99, in every input form): not a metadata problem")
-    (result,) = export_targets(model, targets="litert", quant=scheme, out_dir=tmp_path, labels=labels,
-                               input_form="nhwc-uint8")
+        pytest.skip(
+            "LiteRT int8 of this model fails edge's int8 verification at 64 px on this AVX2 host "
+            "(cosine 0.93 / 0.98 < 0.99, in every input form): not a metadata problem"
+        )
+    (result,) = export_targets(
+        model, targets="litert", quant=scheme, out_dir=tmp_path, labels=labels, input_form="nhwc-uint8"
+    )
     got = mediapipe_top5(result.path, model)
     if quant == "fp32":
         assert got == eager_top5(model, labels)
@@ -99,8 +117,9 @@ def test_mediapipe_classifies_our_uint8_tflite_like_eager(tmp_path, models, labe
 def test_mediapipe_applies_the_float_normalization_from_our_metadata(tmp_path, models, labels):
     """nhwc-float: MediaPipe normalizes the pixels itself with the metadata's mean/std (one value for all
     channels: MobileViT's; per-channel float normalization MediaPipe rejects, and the manifest says so)."""
-    (result,) = export_targets(models["mobilevit_xxs"], targets="litert", out_dir=tmp_path, labels=labels,
-                               input_form="nhwc-float")
+    (result,) = export_targets(
+        models["mobilevit_xxs"], targets="litert", out_dir=tmp_path, labels=labels, input_form="nhwc-float"
+    )
     assert "note" not in result.manifest["app"]
     assert mediapipe_top5(result.path, models["mobilevit_xxs"]) == eager_top5(models["mobilevit_xxs"], labels)
 
@@ -118,8 +137,16 @@ def form_exports(request, tmp_path_factory, models, labels):
     form, quant = request.param
     out = tmp_path_factory.mktemp(f"{form}-{quant}")
     scheme = QuantConfig(scheme="int8", calib_samples=8) if quant == "int8" else quant
-    results = export_targets(models["fasternet_t0"], targets=list(TARGETS_OF[quant]), quant=scheme, out_dir=out,
-                             labels=labels, input_form=form, author="edge tests", license="Apache-2.0")
+    results = export_targets(
+        models["fasternet_t0"],
+        targets=list(TARGETS_OF[quant]),
+        quant=scheme,
+        out_dir=out,
+        labels=labels,
+        input_form=form,
+        author="edge tests",
+        license="Apache-2.0",
+    )
     return form, quant, {r.target: r for r in results}
 
 
@@ -133,6 +160,7 @@ def feed(form: str, pixels: np.ndarray, config) -> np.ndarray:
 @pytest.mark.parametrize("target", ["xnnpack", "litert", "onnx"])
 def test_app_forms_run_and_match_eager_fp32(form_exports, models, target):
     from runtimes import open_session
+
     form, quant, results = form_exports
     if target not in results:
         pytest.skip(f"{target} {quant} is not exported in this form's fixture (see TARGETS_OF)")
@@ -153,6 +181,7 @@ def test_app_forms_run_and_match_eager_fp32(form_exports, models, target):
 
 def test_onnx_metadata_props_hold_preprocessing_and_labels(form_exports, labels):
     import onnxruntime
+
     form, quant, results = form_exports
     if "onnx" not in results:
         pytest.skip(f"onnx {quant} is not exported in this form's fixture (see TARGETS_OF)")
@@ -168,6 +197,7 @@ def test_onnx_metadata_props_hold_preprocessing_and_labels(form_exports, labels)
 
 def test_pte_constant_methods_describe_the_model(form_exports, labels):
     from executorch.runtime import Runtime
+
     form, _, results = form_exports
     result = results["xnnpack"]
     program = Runtime.get().load_program(str(result.path))
@@ -182,6 +212,7 @@ def test_pte_constant_methods_describe_the_model(form_exports, labels):
 
 def test_tflite_metadata_and_labels_survive_int8(form_exports, labels):
     import zipfile
+
     form, quant, results = form_exports
     path = results["litert"].path
     assert b"TFLITE_METADATA" in path.read_bytes()
@@ -191,10 +222,18 @@ def test_tflite_metadata_and_labels_survive_int8(form_exports, labels):
 
 # ---- Core ML: image input and classifier (validated, not run) ------------------------------------
 
+
 @pytest.fixture(scope="module", params=["mobilevit_xxs", "fasternet_t0"])
 def coreml_export(request, tmp_path_factory, models, labels):
-    (result,) = export_targets(models[request.param], targets="coreml", out_dir=tmp_path_factory.mktemp("coreml"),
-                               labels=labels, input_form="nhwc-uint8", author="edge tests", license="Apache-2.0")
+    (result,) = export_targets(
+        models[request.param],
+        targets="coreml",
+        out_dir=tmp_path_factory.mktemp("coreml"),
+        labels=labels,
+        input_form="nhwc-uint8",
+        author="edge tests",
+        license="Apache-2.0",
+    )
     return models[request.param], result
 
 
@@ -207,13 +246,14 @@ def test_coreml_image_input_reproduces_the_preprocessing(coreml_export):
     channel = np.array(image["channel_scale"] or [1.0, 1.0, 1.0], dtype=np.float32)
     for pixels, path in zip(photo_pixels(model.config), SAMPLE_IMAGES):
         chw = pixels.transpose(2, 0, 1).astype(np.float32)
-        fed = (chw * validation["image_scale"] + np.array(validation["image_bias"], np.float32)[:, None, None])
+        fed = chw * validation["image_scale"] + np.array(validation["image_bias"], np.float32)[:, None, None]
         fed = fed * channel[:, None, None]
         np.testing.assert_allclose(fed, preprocess_image(path, model.config)[0].numpy(), atol=2e-6)
 
 
 def test_coreml_package_is_a_classifier_with_the_labels(coreml_export, labels):
     import coremltools as ct
+
     _, result = coreml_export
     assert result.manifest["parity"]["validation"]["classes"] == len(labels)
     assert [o["kind"] for o in result.manifest["outputs"]] == ["label", "probabilities"]
@@ -229,10 +269,29 @@ def test_coreml_classifier_numerics():
 
 # ---- options --------------------------------------------------------------------------------------
 
+
 def test_unknown_input_form_and_unsupported_combinations_are_one_line_errors(tmp_path):
     from edge.cli import main
-    assert main(["export", "fasternet_t0", "--target", "onnx", "--input-form", "nhwc-float", "--quant", "int8",
-                 "--max-drop", "1", "-o", str(tmp_path)]) == 2
+
+    assert (
+        main(
+            [
+                "export",
+                "fasternet_t0",
+                "--target",
+                "onnx",
+                "--input-form",
+                "nhwc-float",
+                "--quant",
+                "int8",
+                "--max-drop",
+                "1",
+                "-o",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     with pytest.raises(EdgeError, match="unknown input form 'nhwc'"):
         export_targets("fasternet_t0", targets="onnx", out_dir=tmp_path, input_form="nhwc")
     assert not list(tmp_path.iterdir())

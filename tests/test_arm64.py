@@ -5,6 +5,7 @@ under cortex-a53 and cortex-a76, each zoo model once, at 64 px) and run ONE veri
 artifact per CPU (EDGE_ARM64_VERIFY_INPUTS=1). The full 3 models x 7 backend/precision x 2 CPUs
 matrix is benchmarks/arm64_parity.py.
 """
+
 import json
 from pathlib import Path
 
@@ -22,6 +23,7 @@ CPUS = ["cortex-a53", "cortex-a76"]
 def _missing() -> str | None:
     from runtimes.arm64 import missing
     from runtimes.arm64.toolchain import SETUP_HINT
+
     gaps = missing("all")
     return f"the ARM64 emulator is not set up: missing {'; '.join(gaps)}; {SETUP_HINT}" if gaps else None
 
@@ -29,14 +31,26 @@ def _missing() -> str | None:
 needs_emulator = pytest.mark.skipif(bool(_missing()), reason=_missing() or "")
 
 
-@pytest.mark.parametrize("spec,cpus", [("arm64", ["cortex-a76"]), ("arm64:cortex-a53", ["cortex-a53"]),
-                                       ("arm64:cortex-a53,cortex-a76,max", ["cortex-a53", "cortex-a76", "max"])])
+@pytest.mark.parametrize(
+    "spec,cpus",
+    [
+        ("arm64", ["cortex-a76"]),
+        ("arm64:cortex-a53", ["cortex-a53"]),
+        ("arm64:cortex-a53,cortex-a76,max", ["cortex-a53", "cortex-a76", "max"]),
+    ],
+)
 def test_device_specs(spec, cpus):
     assert parse_cpus(spec) == cpus
 
 
-@pytest.mark.parametrize("spec,needle", [("arm64:cortex-a99", "unknown emulated CPU 'cortex-a99'"),
-                                         ("arm64:max,max", "names a CPU twice"), ("x86:max", "not an ARM64 device")])
+@pytest.mark.parametrize(
+    "spec,needle",
+    [
+        ("arm64:cortex-a99", "unknown emulated CPU 'cortex-a99'"),
+        ("arm64:max,max", "names a CPU twice"),
+        ("x86:max", "not an ARM64 device"),
+    ],
+)
 def test_device_spec_mistakes(spec, needle):
     with pytest.raises(ProfileError, match=needle):
         parse_cpus(spec)
@@ -51,15 +65,31 @@ def test_cpu_identity_and_features_decode():
 
 def test_missing_emulator_is_one_line_before_any_conversion(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EDGE_ARM64_CACHE", str(tmp_path / "empty-cache"))
-    code, out, err = run_cli(capsys, monkeypatch, "export", "fasternet_t0", "--target", "litert", "--input-size", 32,
-                             "--verify-on", "arm64:cortex-a53", "-o", tmp_path / "out")
+    code, out, err = run_cli(
+        capsys,
+        monkeypatch,
+        "export",
+        "fasternet_t0",
+        "--target",
+        "litert",
+        "--input-size",
+        32,
+        "--verify-on",
+        "arm64:cortex-a53",
+        "-o",
+        tmp_path / "out",
+    )
     assert code == 2 and len(err.strip().splitlines()) == 1 and "ARM64 emulator, which is not set up" in err, err
     assert "aarch64 python3.11" in err and "scripts/setup.sh" in err and not (tmp_path / "out").exists()
     import onnx
     from onnx import TensorProto, helper
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])])
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])],
+    )
     artifact = tmp_path / "m.onnx"
     onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(artifact))
     code, out, err = run_cli(capsys, monkeypatch, "profile", artifact, "--device", "arm64:cortex-a53")
@@ -72,10 +102,16 @@ def android_fp32(tmp_path_factory):
     if _missing():
         pytest.skip(_missing())
     from edge.export import export_targets
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EDGE_ARM64_VERIFY_INPUTS", "1")
-        return export_targets("fasternet_t0", targets="android", input_size=64,
-                              out_dir=tmp_path_factory.mktemp("arm-fp32"), verify_on="arm64:" + ",".join(CPUS))
+        return export_targets(
+            "fasternet_t0",
+            targets="android",
+            input_size=64,
+            out_dir=tmp_path_factory.mktemp("arm-fp32"),
+            verify_on="arm64:" + ",".join(CPUS),
+        )
 
 
 def _assert_arm_parity(manifest: dict, bound: float, files=("",)):
@@ -106,6 +142,7 @@ def test_fp32_verified_on_a53_and_a76(android_fp32, target):
 def test_xnnpack_fp16_verified_on_armv82(tmp_path, monkeypatch):
     """ExecuTorch's fp16 path, judged where fp16 arithmetic exists (a76) and where it does not (a53)."""
     from edge.export import export
+
     monkeypatch.setenv("EDGE_ARM64_VERIFY_INPUTS", "1")
     result = export("iformer_t", target="xnnpack", quant="fp16", input_size=64, out_dir=tmp_path, verify_on=CPUS)
     assert result.path.suffix == ".pte" and result.manifest["quant"]["scheme"] == "fp16"
@@ -116,6 +153,7 @@ def test_xnnpack_fp16_verified_on_armv82(tmp_path, monkeypatch):
 def test_phone_format_onnx_int8_judged_on_arm(tmp_path, monkeypatch):
     """The .ort this AVX2 host cannot judge (its fused U8S8 kernels saturate) is judged on ARM kernels."""
     from edge.export import export
+
     monkeypatch.setenv("EDGE_ARM64_VERIFY_INPUTS", "1")
     result = export("mobilevit_xxs", target="onnx", quant="int8", input_size=64, out_dir=tmp_path, verify_on=CPUS)
     _assert_arm_parity(result.manifest, 0.99, ("ort",))
@@ -130,6 +168,7 @@ def test_an_artifact_broken_on_arm_is_not_written(android_fp32, tmp_path, monkey
     import numpy as np
     import onnx
     from onnx import numpy_helper
+
     import edge.export as pipeline
     from edge.targets import TARGETS
 
@@ -148,7 +187,9 @@ def test_an_artifact_broken_on_arm_is_not_written(android_fp32, tmp_path, monkey
     monkeypatch.setattr(pipeline, "verify_artifact", lambda *a, **k: {"status": "passed", "cosine": 1.0})
     monkeypatch.setenv("EDGE_ARM64_VERIFY_INPUTS", "1")
     out = tmp_path / "broken"
-    with pytest.raises(ExportError, match=r"failed verification on arm64:cortex-a53 \(emulated\): cosine .* below 0.9999"):
+    with pytest.raises(
+        ExportError, match=r"failed verification on arm64:cortex-a53 \(emulated\): cosine .* below 0.9999"
+    ):
         pipeline.export("fasternet_t0", target="onnx", input_size=64, out_dir=out, verify_on=["cortex-a53"])
     assert not out.exists() or list(out.iterdir()) == []
 
@@ -157,10 +198,23 @@ def test_an_artifact_broken_on_arm_is_not_written(android_fp32, tmp_path, monkey
 def test_profile_on_the_emulator_is_marked_emulated(android_fp32, tmp_path, capsys, monkeypatch):
     from runtimes.record import validate_record
     from runtimes.report import markdown_table
+
     tflite = next(r for r in android_fp32 if r.target == "litert").path
     record_path = tmp_path / "rec.json"
-    code, out, err = run_cli(capsys, monkeypatch, "profile", tflite, "--device", "arm64:cortex-a53", "--runs", 2,
-                             "--warmup", 0, "-o", record_path)
+    code, out, err = run_cli(
+        capsys,
+        monkeypatch,
+        "profile",
+        tflite,
+        "--device",
+        "arm64:cortex-a53",
+        "--runs",
+        2,
+        "--warmup",
+        0,
+        "-o",
+        record_path,
+    )
     assert code == 0, err
     record = validate_record(json.loads(record_path.read_text()))
     assert record["emulated"] is True and record["device"]["kind"] == "emulator"
@@ -170,18 +224,30 @@ def test_profile_on_the_emulator_is_marked_emulated(android_fp32, tmp_path, caps
 
 
 def test_verify_on_rejects_nonsense_before_work(tmp_path, capsys, monkeypatch):
-    code, _, err = run_cli(capsys, monkeypatch, "export", "fasternet_t0", "--target", "xnnpack", "--verify-on",
-                           "arm64:pentium", "-o", tmp_path / "o")
+    code, _, err = run_cli(
+        capsys,
+        monkeypatch,
+        "export",
+        "fasternet_t0",
+        "--target",
+        "xnnpack",
+        "--verify-on",
+        "arm64:pentium",
+        "-o",
+        tmp_path / "o",
+    )
     assert code == 2 and "unknown emulated CPU 'pentium'" in err and not (tmp_path / "o").exists()
     with pytest.raises(EdgeError, match="positive integer"):
         monkeypatch.setenv("EDGE_ARM64_VERIFY_INPUTS", "0")
         from edge.arm_verify import inputs_limit
+
         inputs_limit()
 
 
 def test_pushed_elf_machine_helper_reads_the_header():
     """The e_machine check the adb tests rely on, on a file we know: the emulator's own runner."""
     from runtimes.adb import elf_abi
+
     runner = Path("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1")
     if not runner.exists():
         pytest.skip(_missing() or "no aarch64 loader")

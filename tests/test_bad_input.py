@@ -1,6 +1,7 @@
 """Bad input across commands: exit code 2, exactly one `edge: error:` line, no traceback, and the
 folder the command writes to exactly as it was before (names, numbers, files, recipes, artifacts,
 output places, models, devices). Signals are in test_signals.py, corrupted artifacts in test_fuzz.py."""
+
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ from safetensors.torch import save_file
 from edge.cli import main
 from tests.profiling_support import REPO, small_artifact
 
-BAD_MODELS = '''
+BAD_MODELS = """
 import torch
 from torch import nn
 
@@ -63,7 +64,7 @@ def nan_output(**kw):
 
 def data_dependent(**kw):
     return Branchy()
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,7 @@ def files(tmp_path_factory):
     torch.save({"x": torch.zeros(2)}, d / "mismatch.pt")
     torch.manual_seed(0)
     import edge
+
     state = edge.models.create("fasternet_t0", num_classes=10, input_size=64).state_dict()
     state = {k: v.clone() for k, v in state.items()}
     next(v for v in state.values() if v.is_floating_point()).fill_(float("nan"))
@@ -116,7 +118,7 @@ def _damaged_copy(artifact: Path, where: Path, how: str) -> Path:
         if how == "modified":
             data[-100] ^= 0xFF
         elif how == "truncated":
-            data = data[:len(data) // 2]
+            data = data[: len(data) // 2]
         elif how == "empty":
             data = bytearray()
         dst.write_bytes(bytes(data))
@@ -133,11 +135,15 @@ CASES = {
     "unknown target": (EXPORT + ["--target", "tpu", "-o", "{o}"], "unknown target"),
     "unknown quant": (EXPORT + ["--quant", "int4", "-o", "{o}"], "--quant"),
     "unknown command": (["exprot", "fasternet_t0"], "unknown command"),
-    "unknown keep-float module": (EXPORT + ["--quant", "int8", "--keep-float", "stages.9", "-o", "{o}"],
-                                  "names no module 'stages.9'"),
+    "unknown keep-float module": (
+        EXPORT + ["--quant", "int8", "--keep-float", "stages.9", "-o", "{o}"],
+        "names no module 'stages.9'",
+    ),
     "unknown deploy cpu": (EXPORT + ["--quant", "int8", "--deploy-cpu", "riscv", "-o", "{o}"], "--deploy-cpu"),
-    "unknown prune importance": (EXPORT + ["--prune", "0.3", "--prune-importance", "random", "-o", "{o}"],
-                                 "importance"),
+    "unknown prune importance": (
+        EXPORT + ["--prune", "0.3", "--prune-importance", "random", "-o", "{o}"],
+        "importance",
+    ),
     "unknown profile device": (["profile", "{f}/empty.pte", "--device", "tpu:0"], "device"),
     "factory module missing": (["export", "no_such_module_xyz:make", "-o", "{o}"], "cannot import"),
     "factory function missing": (["export", MODELS + "nothing", "-o", "{o}"], "no callable"),
@@ -185,8 +191,10 @@ CASES = {
     "inspect empty pte": (["inspect", "{f}/empty.pte"], "truncated"),
     "inspect random bytes": (["inspect", "{f}/random.pte"], "not a .pte"),
     "inspect folder named pte": (["inspect", "{f}/folder.pte"], "is a folder"),
-    "bundle missing artifact": (["bundle", "{f}/nope.pte", "--app", "android", "--demo-dir", "{r}/android_demo"],
-                                "does not exist"),
+    "bundle missing artifact": (
+        ["bundle", "{f}/nope.pte", "--app", "android", "--demo-dir", "{r}/android_demo"],
+        "does not exist",
+    ),
     # output places
     "output folder is a file": (EXPORT + ["-o", "{f}/a_file"], "is a file"),
     "output under a file": (EXPORT + ["-o", "{f}/a_file/sub"], "is a file"),
@@ -196,16 +204,24 @@ CASES = {
     "model takes two inputs": (["export", MODELS + "two_inputs", "-o", "{o}"], "2 required inputs"),
     "dict output without logits": (["export", MODELS + "dict_without_logits", "-o", "{o}"], "no 'logits'"),
     "model outputs NaN": (["export", MODELS + "nan_output", "--target", "onnx", "-o", "{o}"], "NaN or Inf"),
-    "data-dependent control flow": (["export", MODELS + "data_dependent", "--target", "onnx", "-o", "{o}"],
-                                    "Data-dependent"),
+    "data-dependent control flow": (
+        ["export", MODELS + "data_dependent", "--target", "onnx", "-o", "{o}"],
+        "Data-dependent",
+    ),
     # devices
     "adb not on PATH": (["profile", "{a}", "--device", "adb", "--runner", "{a}"], "adb"),
     "ios on linux": (["profile", "{a}", "--device", "ios"], ""),
     "runner on host": (["profile", "{a}", "--runner", "x"], "--runner"),
 }
 # artifact copies damaged in these ways, each given to the commands that check artifacts
-DAMAGE = {"modified": "sha256 differs", "truncated": "truncated", "empty": "truncated",
-          "manifest_empty": "not JSON", "manifest_truncated": "not JSON", "manifest_not_edge": "not a valid edge manifest"}
+DAMAGE = {
+    "modified": "sha256 differs",
+    "truncated": "truncated",
+    "empty": "truncated",
+    "manifest_empty": "not JSON",
+    "manifest_truncated": "not JSON",
+    "manifest_not_edge": "not a valid edge manifest",
+}
 
 
 def _listing(root: Path) -> list[str]:
@@ -230,8 +246,9 @@ def _run_one(capsys, monkeypatch, argv: list[str], watched: Path) -> tuple[int, 
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_is_one_line_exit_2_and_leaves_the_folder_as_it_was(case, files, artifact, tmp_path, capsys,
-                                                                      monkeypatch):
+def test_bad_input_is_one_line_exit_2_and_leaves_the_folder_as_it_was(
+    case, files, artifact, tmp_path, capsys, monkeypatch
+):
     argv, needle = CASES[case]
     monkeypatch.chdir(files)  # factories import from the working folder
     out = tmp_path / "out"
@@ -245,8 +262,11 @@ def test_bad_input_is_one_line_exit_2_and_leaves_the_folder_as_it_was(case, file
 @pytest.mark.parametrize("damage", list(DAMAGE))
 def test_damaged_artifact_or_manifest_is_refused(command, damage, artifact, tmp_path, capsys, monkeypatch):
     path = _damaged_copy(artifact, tmp_path / "copy", damage)
-    argv = {"profile": ["profile", str(path), "--runs", "1", "--warmup", "0"], "inspect": ["inspect", str(path)],
-            "eval": ["eval", str(path), "--data", str(tmp_path)]}[command]
+    argv = {
+        "profile": ["profile", str(path), "--runs", "1", "--warmup", "0"],
+        "inspect": ["inspect", str(path)],
+        "eval": ["eval", str(path), "--data", str(tmp_path)],
+    }[command]
     _, line = _run_one(capsys, monkeypatch, argv, tmp_path)
     assert DAMAGE[damage] in line, line
 
@@ -267,6 +287,7 @@ def test_a_folder_where_the_manifest_goes_is_refused_before_converting(files, tm
 
 def test_unexpected_errors_are_one_line_with_the_traceback_behind_debug(capsys, monkeypatch):
     import edge.api
+
     monkeypatch.setattr(edge.api, "describe_models", lambda family: {}["boom"])
     assert main(["list"]) == 2
     err = capsys.readouterr().err
@@ -281,8 +302,10 @@ def test_disk_full_while_committing_rolls_back_every_file(tmp_path, capsys, monk
     import errno
 
     import edge.export_steps
+
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
     monkeypatch.setattr(edge.export_steps, "write_json", full)
     out = tmp_path / "out"
     out.mkdir()
@@ -298,6 +321,7 @@ def test_stale_partials_of_dead_processes_are_removed(tmp_path, capsys):
     dead.write_bytes(b"x")
     mine.write_bytes(b"x")
     from edge.export import prepare_out_dir
+
     prepare_out_dir(out)
     assert not dead.exists() and mine.exists()
 
@@ -305,7 +329,8 @@ def test_stale_partials_of_dead_processes_are_removed(tmp_path, capsys):
 def test_a_dict_output_with_logits_exports_its_logits(tmp_path, files, monkeypatch):
     """Hugging Face style: ModelOutput/dict with `logits`; the manifest says which part was taken."""
     monkeypatch.chdir(files)
-    (files / "logits_dict_edge_tests.py").write_text(textwrap.dedent('''
+    (files / "logits_dict_edge_tests.py").write_text(
+        textwrap.dedent("""
         import torch
         from torch import nn
         class M(nn.Module):
@@ -317,8 +342,10 @@ def test_a_dict_output_with_logits_exports_its_logits(tmp_path, files, monkeypat
                 return {"logits": self.head(self.conv(x).mean((2, 3))), "aux": x}
         def make(**kw):
             return M()
-    '''))
+    """)
+    )
     from edge.export import export
+
     r = export("logits_dict_edge_tests:make", target="onnx", input_size=32, out_dir=tmp_path / "out")
     assert r.manifest["outputs"][0]["source"] == "the 'logits' entry of the model's output"
     assert r.manifest["outputs"][0]["shape"] == [1, 5] and r.manifest["parity"]["status"] == "passed"

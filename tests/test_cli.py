@@ -1,4 +1,5 @@
 """The CLI skeleton: list, info, version, help, and one-line errors with exit code 2."""
+
 import json
 import subprocess
 import sys
@@ -42,6 +43,7 @@ def test_list_table_shows_every_variant(capsys):
 
 def test_version(capsys):
     from edge import __version__
+
     code, out, _ = run(capsys, "--version")
     assert code == 0 and __version__ in out
 
@@ -52,12 +54,15 @@ def test_help_on_every_command(capsys, command):
     assert code == 0 and "usage: edge" in out
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["info", "mobilevit_xx"], "Did you mean 'mobilevit_xxs'"),
-    (["lst"], "Did you mean 'list'"),
-    (["list", "--family", "fasterne"], "Did you mean 'fasternet'"),
-    (["info", "fasternet_t0", "--weights", "/nonexistent/w.safetensors"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["info", "mobilevit_xx"], "Did you mean 'mobilevit_xxs'"),
+        (["lst"], "Did you mean 'list'"),
+        (["list", "--family", "fasterne"], "Did you mean 'fasternet'"),
+        (["info", "fasternet_t0", "--weights", "/nonexistent/w.safetensors"], "does not exist"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, needle):
     code, out, err = run(capsys, *argv)
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
@@ -90,11 +95,17 @@ def test_console_script_is_installed():
     assert result.returncode == 2 and result.stderr.startswith("edge: error: unknown model")
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["exprot", "x"], "unknown command 'exprot'. Did you mean 'export'?"),
-    (["export", "fasternet_t0", "--quant", "int4"], "argument --quant: invalid choice: 'int4'"),
-    (["export", "fasternet_t0", "--coreml-ios", "16"], "argument --coreml-ios: invalid choice: 16 (choose from 17, 18)"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["exprot", "x"], "unknown command 'exprot'. Did you mean 'export'?"),
+        (["export", "fasternet_t0", "--quant", "int4"], "argument --quant: invalid choice: 'int4'"),
+        (
+            ["export", "fasternet_t0", "--coreml-ios", "16"],
+            "argument --coreml-ios: invalid choice: 16 (choose from 17, 18)",
+        ),
+    ],
+)
 def test_a_bad_choice_names_the_command_or_the_option_it_belongs_to(capsys, argv, needle):
     code, out, err = run(capsys, *argv)
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1

@@ -8,6 +8,7 @@ versions are pinned and match the runtimes that verified the artifacts; the laun
 runtimes/ios.py and edge/demo_assets.py; `edge bundle` copies into the right folder and rejects
 bad input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,12 +46,17 @@ from tests.demo_sources import (
 ANDROID = REPO / "android_demo"
 IOS = REPO / "ios_demo"
 _GENERATED = {"build", ".build", ".gradle", ".swiftpm"}  # what a local build leaves beside the sources
-SOURCES = sorted(p for p in [*ANDROID.rglob("*.kt"), *ANDROID.rglob("*.kts"), *IOS.rglob("*.swift")]
-                 if not _GENERATED & set(p.relative_to(REPO).parts))
+SOURCES = sorted(
+    p
+    for p in [*ANDROID.rglob("*.kt"), *ANDROID.rglob("*.kts"), *IOS.rglob("*.swift")]
+    if not _GENERATED & set(p.relative_to(REPO).parts)
+)
 RUNNER_KINDS = record_schema()["properties"]["runner"]["properties"]["kind"]["enum"]
 ANDROID_KIND_PENDING = "android_app" not in RUNNER_KINDS
-PENDING_REASON = ("runtimes/schemas/profile_record.schema.json has no runner.kind 'android_app' yet (owned by "
-                  "runtimes/); everything else in the Android record is checked")
+PENDING_REASON = (
+    "runtimes/schemas/profile_record.schema.json has no runner.kind 'android_app' yet (owned by "
+    "runtimes/); everything else in the Android record is checked"
+)
 
 
 def declarations(platform: str):
@@ -67,8 +73,14 @@ def record_schema_id(platform: str) -> str:
 
 def test_there_are_sources_to_check():
     names = {p.name for p in SOURCES}
-    assert {"EdgeManifest.kt", "ProfileRecord.kt", "EdgeManifest.swift", "ProfileRecord.swift", "Package.swift",
-            "build.gradle.kts"} <= names
+    assert {
+        "EdgeManifest.kt",
+        "ProfileRecord.kt",
+        "EdgeManifest.swift",
+        "ProfileRecord.swift",
+        "Package.swift",
+        "build.gradle.kts",
+    } <= names
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
@@ -83,6 +95,7 @@ def test_source_files_stay_small(path):
 
 # ---- one source of truth: the schemas ----------------------------------------------------------
 
+
 @pytest.mark.parametrize("platform", ["android", "ios"])
 def test_manifest_types_match_the_manifest_schema(platform):
     assert schema_problems(declarations(platform), "EdgeManifest", manifest_schema(), "decode") == []
@@ -90,8 +103,13 @@ def test_manifest_types_match_the_manifest_schema(platform):
 
 @pytest.mark.parametrize("platform", ["android", "ios"])
 def test_record_types_match_the_profile_record_schema(platform):
-    problems = schema_problems(declarations(platform), "ProfileRecord", record_schema(), "encode",
-                               {"ProfileRecord.schema": record_schema_id(platform)})
+    problems = schema_problems(
+        declarations(platform),
+        "ProfileRecord",
+        record_schema(),
+        "encode",
+        {"ProfileRecord.schema": record_schema_id(platform)},
+    )
     if platform == "android" and ANDROID_KIND_PENDING:
         expected = "ProfileRecord.runner.kind: RunnerKind values ['android_app'] are not in the schema's enum"
         assert problems == [expected]
@@ -129,8 +147,13 @@ def test_kotlin_record_encoder_writes_nulls_and_defaults():
 @pytest.mark.parametrize("platform", ["android", "ios"])
 def test_records_built_from_the_app_types_validate(platform, nulls):
     samples = [9.1234, 10.5, 8.75, 11.0, 9.9, 12.0625]
-    examples = {"schema": record_schema_id(platform), "created": "2026-11-21T06:00:00Z",
-                "samples_ms": samples, "runs": len(samples), "latency_ms": summarize_like_the_apps(samples)}
+    examples = {
+        "schema": record_schema_id(platform),
+        "created": "2026-11-21T06:00:00Z",
+        "samples_ms": samples,
+        "runs": len(samples),
+        "latency_ms": summarize_like_the_apps(samples),
+    }
     if not nulls:
         examples["artifact.sha256"] = "ab" * 32  # a real digest's shape; null is the other variant
     record = sample_document(declarations(platform), "ProfileRecord", nulls, examples)
@@ -146,7 +169,7 @@ def test_records_built_from_the_app_types_validate(platform, nulls):
 def test_app_statistics_equal_the_hosts(n):
     rng = random.Random(n)
     samples = [round(rng.lognormvariate(2.3, 0.2), 4) for _ in range(n)]
-    samples[n // 2:n // 2] = samples[:1]  # a tie
+    samples[n // 2 : n // 2] = samples[:1]  # a tie
     ours, host = summarize_like_the_apps(samples), summarize(samples)
     assert ours.keys() == host.keys()
     for key in host:
@@ -154,6 +177,7 @@ def test_app_statistics_equal_the_hosts(n):
 
 
 # ---- pinned versions, the same runtimes that verified the artifacts ----------------------------
+
 
 def python_pins() -> dict[str, str]:
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
@@ -190,20 +214,38 @@ def test_phone_mediapipe_matches_the_mediapipe_that_ran_our_tflite():
 
 # ---- the platform paths: MediaPipe Tasks on Android, Vision on iOS ------------------------------
 
-@pytest.mark.parametrize("source, calls", [
-    (ANDROID_SOURCES / "PlatformClassifier.kt", ["ImageClassifier.createFromOptions", "setModelAssetBuffer",
-                                                 "BitmapImageBuilder", "setMaxResults(5)"]),
-    (ANDROID_SOURCES / "MainActivity.kt", ["PlatformClassifier.handles(file, manifest)", "PlatformClassifier(this, file"]),
-    (IOS_SOURCES / "VisionClassifier.swift", ["VNCoreMLModel(for:", "VNCoreMLRequest(model:", "VNImageRequestHandler(cgImage:",
-                                              "as? [VNClassificationObservation]"]),
-    (IOS_SOURCES / "ClassifierView.swift", ["found.app?.isVisionClassifier", "VisionClassifier(compiledURL:"]),
-], ids=lambda v: v.name if isinstance(v, Path) else "")
+
+@pytest.mark.parametrize(
+    "source, calls",
+    [
+        (
+            ANDROID_SOURCES / "PlatformClassifier.kt",
+            ["ImageClassifier.createFromOptions", "setModelAssetBuffer", "BitmapImageBuilder", "setMaxResults(5)"],
+        ),
+        (
+            ANDROID_SOURCES / "MainActivity.kt",
+            ["PlatformClassifier.handles(file, manifest)", "PlatformClassifier(this, file"],
+        ),
+        (
+            IOS_SOURCES / "VisionClassifier.swift",
+            [
+                "VNCoreMLModel(for:",
+                "VNCoreMLRequest(model:",
+                "VNImageRequestHandler(cgImage:",
+                "as? [VNClassificationObservation]",
+            ],
+        ),
+        (IOS_SOURCES / "ClassifierView.swift", ["found.app?.isVisionClassifier", "VisionClassifier(compiledURL:"]),
+    ],
+    ids=lambda v: v.name if isinstance(v, Path) else "",
+)
 def test_apps_classify_through_the_platform_api(source, calls):
     text = source.read_text()
     assert [c for c in calls if c not in text] == []
 
 
 # ---- launch contracts: what the harnesses send is what the apps read ----------------------------
+
 
 def test_ios_benchmark_arguments_match_the_harness():
     flags = swift_constants(IOS_SOURCES / "BenchmarkArguments.swift", "BenchmarkArguments")
@@ -230,8 +272,13 @@ def test_android_benchmark_contract_matches_manifest_readme_and_bundle_command()
     assert f'"{authority}"' in (ANDROID_SOURCES / "MainActivity.kt").read_text()
     readme = (ANDROID / "README.md").read_text()
     assert f"-n {contract['ACTIVITY']}" in readme and demo_assets.ANDROID_PUSH_DIR in readme
-    for kind, extra in [("es", "EXTRA_MODEL"), ("ei", "EXTRA_RUNS"), ("ei", "EXTRA_WARMUP"), ("ei", "EXTRA_THREADS"),
-                        ("es", "EXTRA_OUTPUT")]:
+    for kind, extra in [
+        ("es", "EXTRA_MODEL"),
+        ("ei", "EXTRA_RUNS"),
+        ("ei", "EXTRA_WARMUP"),
+        ("ei", "EXTRA_THREADS"),
+        ("es", "EXTRA_OUTPUT"),
+    ]:
         assert f"--{kind} {contract[extra]} " in readme, extra
 
 
@@ -242,8 +289,11 @@ def test_readmes_say_the_apps_were_not_built_here():
 
 # ---- edge bundle -----------------------------------------------------------------------------
 
-HEADERS = {".pte": b"\0\0\0\0ET12" + bytes(24), ".tflite": b"\0\0\0\0TFL3" + bytes(24),
-           ".ort": b"\0\0\0\0ORTM" + bytes(24)}
+HEADERS = {
+    ".pte": b"\0\0\0\0ET12" + bytes(24),
+    ".tflite": b"\0\0\0\0TFL3" + bytes(24),
+    ".ort": b"\0\0\0\0ORTM" + bytes(24),
+}
 TARGET = {".pte": ("xnnpack", "pte"), ".tflite": ("litert", "tflite"), ".mlpackage": ("coreml", "mlpackage")}
 
 
@@ -259,18 +309,34 @@ def make_export(folder: Path, suffix: str, stem: str = "tiny-model-fp32") -> Pat
     target, fmt = TARGET[suffix]
     manifest = {
         "schema": "edge.manifest/1",
-        "artifact": {"file": artifact.name, "format": fmt, "sha256": sha256_of(artifact),
-                     "size_bytes": size_of(artifact), "extra_files": {}},
+        "artifact": {
+            "file": artifact.name,
+            "format": fmt,
+            "sha256": sha256_of(artifact),
+            "size_bytes": size_of(artifact),
+            "extra_files": {},
+        },
         "model": {"name": "tiny", "family": "fasternet", "params": 10, "gmacs": 0.01, "config": {}},
         "target": {"name": target, "runtime": target, "description": "test"},
         "quant": {"scheme": "fp32"},
-        "inputs": [{"name": "input", "shape": [1, 3, 8, 8], "dtype": "float32", "layout": "NCHW",
-                    "value_range": [0.0, 1.0]}],
+        "inputs": [
+            {"name": "input", "shape": [1, 3, 8, 8], "dtype": "float32", "layout": "NCHW", "value_range": [0.0, 1.0]}
+        ],
         "outputs": [{"name": "logits", "shape": [1, 4], "dtype": "float32", "kind": "logits"}],
-        "preprocessing": {"color": "RGB", "resize_shorter_to": 9, "center_crop": 8, "interpolation": "bilinear",
-                          "scale": 1 / 255, "mean": [0.5] * 3, "std": [0.25] * 3},
-        "labels": ["a", "b", "c", "d"], "parity": {"status": "passed", "cosine": 1.0}, "coverage": {"backend": target},
-        "fallbacks": [], "versions": {"edge": "0.1.0"},
+        "preprocessing": {
+            "color": "RGB",
+            "resize_shorter_to": 9,
+            "center_crop": 8,
+            "interpolation": "bilinear",
+            "scale": 1 / 255,
+            "mean": [0.5] * 3,
+            "std": [0.25] * 3,
+        },
+        "labels": ["a", "b", "c", "d"],
+        "parity": {"status": "passed", "cosine": 1.0},
+        "coverage": {"backend": target},
+        "fallbacks": [],
+        "versions": {"edge": "0.1.0"},
     }
     jsonschema.validate(manifest, manifest_schema())
     artifact.with_suffix(".json").write_text(json.dumps(manifest))
@@ -290,14 +356,21 @@ def apps(tmp_path):
 def run_bundle(*argv: str):
     parser = argparse.ArgumentParser(prog="edge")
     from edge.cli_demo import register
+
     register(parser.add_subparsers())
     args = parser.parse_args(["bundle", *argv])
     return args.func(args)
 
 
-@pytest.mark.parametrize("app, suffix, folder", [("android", ".pte", "app/src/main/assets/models"),
-                                                 ("android", ".tflite", "app/src/main/assets/models"),
-                                                 ("ios", ".mlpackage", "Models"), ("ios", ".pte", "Models")])
+@pytest.mark.parametrize(
+    "app, suffix, folder",
+    [
+        ("android", ".pte", "app/src/main/assets/models"),
+        ("android", ".tflite", "app/src/main/assets/models"),
+        ("ios", ".mlpackage", "Models"),
+        ("ios", ".pte", "Models"),
+    ],
+)
 def test_bundle_copies_artifact_and_manifest_into_the_app(tmp_path, apps, capsys, app, suffix, folder):
     artifact = make_export(tmp_path, suffix)
     assert run_bundle(str(artifact), "--app", app, "--demo-dir", str(apps[app])) == 0
@@ -308,8 +381,9 @@ def test_bundle_copies_artifact_and_manifest_into_the_app(tmp_path, apps, capsys
     # again, from the manifest this time: replaced in place, no temporary files left behind
     result = demo_assets.bundle(artifact.with_suffix(".json"), app, apps[app])
     assert result.replaced and result.model == copied
-    assert sorted(p.name for p in copied.parent.iterdir()) == sorted([artifact.name, artifact.stem + ".json",
-                                                                     artifact.stem + ".labels.txt"])
+    assert sorted(p.name for p in copied.parent.iterdir()) == sorted(
+        [artifact.name, artifact.stem + ".json", artifact.stem + ".labels.txt"]
+    )
     assert result.labels.read_text().splitlines() == ["a", "b", "c", "d"]
 
 
@@ -339,15 +413,18 @@ def _wrong_header(artifact: Path):
     artifact.write_bytes(HEADERS[".tflite"])
 
 
-@pytest.mark.parametrize("app, suffix, spoil, needle", [
-    ("android", ".pte", _stale, "sha256 differs"),
-    ("android", ".pte", _no_manifest, "no manifest"),
-    ("android", ".pte", _garbled_manifest, "is not JSON"),
-    ("android", ".pte", _invalid_manifest, "not a valid edge manifest: at labels"),
-    ("android", ".pte", _wrong_header, "holds a tflite model"),
-    ("android", ".mlpackage", None, "does not run .mlpackage"),
-    ("ios", ".tflite", None, "does not run .tflite"),
-])
+@pytest.mark.parametrize(
+    "app, suffix, spoil, needle",
+    [
+        ("android", ".pte", _stale, "sha256 differs"),
+        ("android", ".pte", _no_manifest, "no manifest"),
+        ("android", ".pte", _garbled_manifest, "is not JSON"),
+        ("android", ".pte", _invalid_manifest, "not a valid edge manifest: at labels"),
+        ("android", ".pte", _wrong_header, "holds a tflite model"),
+        ("android", ".mlpackage", None, "does not run .mlpackage"),
+        ("ios", ".tflite", None, "does not run .tflite"),
+    ],
+)
 def test_bundle_rejects_bad_input_in_one_line(tmp_path, apps, app, suffix, spoil, needle):
     artifact = make_export(tmp_path, suffix)
     if spoil:

@@ -1,4 +1,5 @@
 """The digits data (split, images, the models' own preprocessing, image folder) and the committed digits models."""
+
 import sys
 from collections import Counter
 
@@ -40,6 +41,7 @@ CONFIGS = _Configs()
 
 def _all_labels() -> np.ndarray:
     from sklearn.datasets import load_digits
+
     return load_digits().target
 
 
@@ -105,7 +107,7 @@ def test_image_folder_layout_and_pixels(tmp_path):
     x, _ = digits_tensors(CONFIGS["mobilevit_xxs"], "test")
     first = sorted((out / "0").iterdir())[0]  # test-<position in the split>.png; PNG is lossless
     i = int(first.stem.split("-")[1])
-    assert torch.equal(preprocess_image(first, CONFIGS["mobilevit_xxs"]), x[i:i + 1])
+    assert torch.equal(preprocess_image(first, CONFIGS["mobilevit_xxs"]), x[i : i + 1])
 
 
 @pytest.mark.parametrize("name", DIGITS_MODELS)

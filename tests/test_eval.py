@@ -1,4 +1,5 @@
 """`edge eval`: a digits model exported to ONNX, evaluated on the digits test folder against its eager model."""
+
 import json
 import re
 import shutil
@@ -18,6 +19,7 @@ def exported(tmp_path_factory):
     """The committed digits FasterNet-T0 as fp32 ONNX, and the digits test images as a class folder."""
     pytest.importorskip("onnxruntime", reason="edge eval runs the .onnx in onnxruntime (pip install 'edge[onnx]')")
     from edge.export import export
+
     out = tmp_path_factory.mktemp("eval")
     result = export(MODEL, target="onnx", num_classes=10, input_size=64, weights=WEIGHTS, out_dir=out)
     return result.path, write_image_folder(out / "digits")
@@ -114,6 +116,7 @@ def _folder(make):
         folder.mkdir()
         make(folder, data)
         return artifact, folder
+
     return spoil
 
 
@@ -127,20 +130,25 @@ def _eleven_classes(folder, data):
         (folder / f"c{c}").mkdir()
 
 
-@pytest.mark.parametrize("spoil, needle", [
-    (lambda a, d, t: (t / "nope.onnx", d), "does not exist"),
-    (_no_manifest, "no manifest"),
-    (_coreml, "runs only on macOS"),
-    (lambda a, d, t: (a, t / "missing"), "does not exist; give a folder"),
-    (_folder(lambda f, d: None), "has no class sub-folders"),
-    (_folder(lambda f, d: (f / "image.png").write_bytes((d / "0").iterdir().__next__().read_bytes())),
-     "has no class sub-folders"),
-    (_folder(lambda f, d: [(f / str(c)).mkdir() for c in range(10)]), "no images in the class folders"),
-    (_folder(_bad_png), "is not a readable image"),
-    (_folder(_eleven_classes), "11 class folders but the model has 10 classes"),
-    (_folder(lambda f, d: (f / "12").mkdir()), "'12' is not a class index"),
-    (_folder(lambda f, d: [(f / n).mkdir() for n in ("cat", "dog")]), "every class needs its folder"),
-])
+@pytest.mark.parametrize(
+    "spoil, needle",
+    [
+        (lambda a, d, t: (t / "nope.onnx", d), "does not exist"),
+        (_no_manifest, "no manifest"),
+        (_coreml, "runs only on macOS"),
+        (lambda a, d, t: (a, t / "missing"), "does not exist; give a folder"),
+        (_folder(lambda f, d: None), "has no class sub-folders"),
+        (
+            _folder(lambda f, d: (f / "image.png").write_bytes((d / "0").iterdir().__next__().read_bytes())),
+            "has no class sub-folders",
+        ),
+        (_folder(lambda f, d: [(f / str(c)).mkdir() for c in range(10)]), "no images in the class folders"),
+        (_folder(_bad_png), "is not a readable image"),
+        (_folder(_eleven_classes), "11 class folders but the model has 10 classes"),
+        (_folder(lambda f, d: (f / "12").mkdir()), "'12' is not a class index"),
+        (_folder(lambda f, d: [(f / n).mkdir() for n in ("cat", "dog")]), "every class needs its folder"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(capsys, exported, tmp_path, spoil, needle):
     artifact, data = spoil(*exported, tmp_path)
     code, out, err = run(capsys, "eval", artifact, "--data", data, "--weights", WEIGHTS)
@@ -148,10 +156,13 @@ def test_bad_input_is_one_line_and_exit_2(capsys, exported, tmp_path, spoil, nee
     assert "Traceback" not in err and out == ""
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--weights", DIGITS_DIR / "iformer_t.safetensors"], "do not match fasternet_t0"),
-    (["--limit", "0"], "--limit: must be between 1"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--weights", DIGITS_DIR / "iformer_t.safetensors"], "do not match fasternet_t0"),
+        (["--limit", "0"], "--limit: must be between 1"),
+    ],
+)
 def test_bad_options_are_one_line_and_exit_2(capsys, exported, argv, needle):
     code, out, err = run(capsys, "eval", exported[0], "--data", exported[1], *argv)
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err

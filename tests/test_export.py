@@ -1,4 +1,5 @@
 """Every target x family at small sizes: artifact written, run in its runtime, manifest valid."""
+
 import json
 
 import pytest
@@ -60,6 +61,7 @@ def test_xnnpack_artifact_is_fully_delegated(exported):
 
 def test_pte_runs_one_delegate_call_and_no_portable_kernel(exported):
     from runtimes.executorch_rt import pte_instruction_counts
+
     counts = pte_instruction_counts(exported[1]["xnnpack"].path)
     assert counts["delegate_calls"] == 1 and counts["kernel_calls"] == 0, counts["kernel_ops"]
 
@@ -69,8 +71,10 @@ def test_naive_export_reports_what_xnnpack_leaves_out_and_why(tmp_path):
     from edge.coverage import target_coverage
     from edge.lowering import apply_lowerings
     from edge.prepare import export_program
-    program, _ = apply_lowerings(export_program(TinyViT().eval(), (torch.randn(1, 3, 32, 32),)), TARGETS["xnnpack"],
-                                 enabled=False)
+
+    program, _ = apply_lowerings(
+        export_program(TinyViT().eval(), (torch.randn(1, 3, 32, 32),)), TARGETS["xnnpack"], enabled=False
+    )
     cov = target_coverage(program, TARGETS["xnnpack"])
     assert cov["non_delegated_nodes"] == sum(op["count"] for op in cov["non_delegated_ops"]) > 0
     by_op = {op["op"]: op["reason"] for op in cov["non_delegated_ops"]}
@@ -93,8 +97,7 @@ def test_manifest_records_the_fallbacks_applied(exported, target):
     fallbacks = exported[1][target].manifest["fallbacks"]
     custom = {"edge.local_attention.default", "edge.partial_conv.default"}
     assert custom & {f["op"] for f in fallbacks}  # every zoo family uses one of the custom ops
-    assert all(f["lowering"].endswith(("__default", f"__{target}")) and f["why"] and f["nodes"] > 0
-               for f in fallbacks)
+    assert all(f["lowering"].endswith(("__default", f"__{target}")) and f["why"] and f["nodes"] > 0 for f in fallbacks)
 
 
 @pytest.mark.parametrize("target", ["litert", "coreml"])
@@ -113,8 +116,14 @@ def test_foreign_multihead_attention_vit_exports(tmp_path, target):
 
 @pytest.mark.parametrize("min_ios,fused", [(17, False), (18, True)])
 def test_coreml_ios18_runs_attention_as_the_fused_sdpa_op(tmp_path, min_ios, fused):
-    result = export("mobilevit_xxs", target="coreml", input_size=SIZE, num_classes=10, out_dir=tmp_path,
-                    target_options={"coreml": {"min_ios": min_ios}})
+    result = export(
+        "mobilevit_xxs",
+        target="coreml",
+        input_size=SIZE,
+        num_classes=10,
+        out_dir=tmp_path,
+        target_options={"coreml": {"min_ios": min_ios}},
+    )
     ops, validation = result.manifest["coverage"]["ops"], result.manifest["parity"]["validation"]
     assert validation["min_ios"] == min_ios and validation["spec_version"] == {17: 8, 18: 9}[min_ios]
     assert bool(ops.get("scaled_dot_product_attention")) is fused and bool(ops.get("softmax")) is not fused
@@ -134,6 +143,7 @@ def test_fp16_exports_pass_their_bound(tmp_path, target, quant):
 
 def test_passed_module_is_not_modified(tmp_path):
     from edge import models
+
     model = models.create("fasternet_t0", num_classes=10, input_size=SIZE).eval()
     export(model, target="onnx", input_size=SIZE, out_dir=tmp_path)
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())

@@ -1,4 +1,5 @@
 """Determinism, bad input, failed verification and interruption: nothing under a final name."""
+
 import hashlib
 
 import pytest
@@ -33,8 +34,9 @@ def test_reexport_is_byte_identical(tmp_path):
     save_file(models.create("fasternet_t0", input_size=SIZE).state_dict(), str(weights))
     digests = []
     for run in ("a", "b"):
-        results = export_targets("fasternet_t0", targets="all", input_size=SIZE, weights=weights,
-                                 out_dir=tmp_path / run)
+        results = export_targets(
+            "fasternet_t0", targets="all", input_size=SIZE, weights=weights, out_dir=tmp_path / run
+        )
         digests.append({r.target: r.manifest["artifact"]["sha256"] for r in results})
     assert digests[0] == digests[1]
     for name in ("fasternet_t0-xnnpack-fp32.pte", "fasternet_t0-litert-fp32.tflite", "fasternet_t0-onnx-fp32.onnx"):
@@ -58,8 +60,9 @@ def test_unwritable_out_dir_is_one_line_exit_2(capsys, tmp_path):
 
 
 def test_data_dependent_model_names_the_module_at_fault(capsys, tmp_path):
-    code = main(["export", "tests.foreign:gated_net", "--target", "onnx", "--input-size", str(SIZE),
-                 "-o", str(tmp_path)])
+    code = main(
+        ["export", "tests.foreign:gated_net", "--target", "onnx", "--input-size", str(SIZE), "-o", str(tmp_path)]
+    )
     err = capsys.readouterr().err
     (line,) = _error_lines(err)
     assert code == 2 and "module 'features.0' (DataDependentGate" in line and "torch.cond" in line

@@ -1,5 +1,6 @@
 """Lowerings: equal to the reference op at several shapes; full XNNPACK delegation for the zoo
 and for foreign models written in the usual styles."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -70,14 +71,17 @@ def test_layer_norm_on_xnnpack_takes_means_as_folded_products_not_pooling():
     """No pooling (it would need NCHW<->NHWC transposes of the tokens) and no aten.full left: the
     1/C column is folded into a constant that XNNPACK takes as a fully-connected weight."""
     from torch import nn
+
     program, _ = apply_lowerings(export_program(nn.LayerNorm(32).eval(), (torch.randn(2, 16, 32),)), TARGETS["xnnpack"])
     targets = {n.target for n in program.graph.nodes if n.op == "call_function"}
     assert aten.mm.default in targets and aten.full.default not in targets
     assert not {aten.avg_pool2d.default, aten.layer_norm.default} & targets
 
 
-@pytest.mark.parametrize("channels,size,k,groups,bias", [(16, 14, 7, 16, True), (24, 9, 7, 24, False),
-                                                        (8, 12, 9, 8, True), (16, 10, 3, 16, True), (16, 10, 7, 1, False)])
+@pytest.mark.parametrize(
+    "channels,size,k,groups,bias",
+    [(16, 14, 7, 16, True), (24, 9, 7, 24, False), (8, 12, 9, 8, True), (16, 10, 3, 16, True), (16, 10, 7, 1, False)],
+)
 def test_conv2d_lowering_equals_torch(channels, size, k, groups, bias):
     """Large depthwise kernels are split into <=25-tap strips; every other conv passes through."""
     x = torch.randn(1, channels, size, size)
@@ -89,26 +93,36 @@ def test_conv2d_lowering_equals_torch(channels, size, k, groups, bias):
 
 def test_large_depthwise_conv_runs_as_depthwise_strips_on_xnnpack():
     from torch import nn
+
     model = nn.Sequential(nn.Conv2d(16, 16, 7, padding=3, groups=16)).eval()
     program, applied = apply_lowerings(export_program(model, (torch.randn(1, 16, 20, 20),)), TARGETS["xnnpack"])
-    kernels = [tuple(n.args[1].meta["val"].shape[-2:]) for n in program.graph.nodes
-               if n.target == aten.conv2d.default]
+    kernels = [tuple(n.args[1].meta["val"].shape[-2:]) for n in program.graph.nodes if n.target == aten.conv2d.default]
     assert kernels == [(7, 3), (7, 3), (7, 1)] and any(a["lowering"] == "conv2d__xnnpack" for a in applied)
     adds = [n for n in program.graph.nodes if n.target == aten.add.Tensor]
     assert len(adds) == 2  # the strips' sums; the bias rides on the first strip's conv
 
 
-@pytest.mark.parametrize("shape,dims,keepdim", [((2, 16, 32), [1], False), ((2, 8, 6, 6), [2, 3], True),
-                                                ((2, 8, 6, 6), [1], True), ((4, 10), [-1], False),
-                                                ((2, 5, 6, 7), [2, 3], False), ((3, 4, 9), [-1], True)])
+@pytest.mark.parametrize(
+    "shape,dims,keepdim",
+    [
+        ((2, 16, 32), [1], False),
+        ((2, 8, 6, 6), [2, 3], True),
+        ((2, 8, 6, 6), [1], True),
+        ((4, 10), [-1], False),
+        ((2, 5, 6, 7), [2, 3], False),
+        ((3, 4, 9), [-1], True),
+    ],
+)
 def test_mean_lowering_equals_torch(shape, dims, keepdim):
     x = torch.randn(shape)
     got = lowered("xnnpack", aten.mean.dim)(x, dims, keepdim)
     torch.testing.assert_close(got, x.mean(dims, keepdim=keepdim), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("a,b", [((2, 4, 8, 16), (2, 4, 16, 8)), ((2, 4, 8, 16), (1, 4, 16, 8)),
-                                 ((3, 8, 16), (16, 5)), ((4, 8, 16), (4, 16, 2))])
+@pytest.mark.parametrize(
+    "a,b",
+    [((2, 4, 8, 16), (2, 4, 16, 8)), ((2, 4, 8, 16), (1, 4, 16, 8)), ((3, 8, 16), (16, 5)), ((4, 8, 16), (4, 16, 2))],
+)
 def test_matmul_lowering_equals_torch(a, b):
     x, y = torch.randn(a), torch.randn(b)
     torch.testing.assert_close(lowered("xnnpack", aten.matmul.default)(x, y), x @ y, rtol=1e-5, atol=1e-5)
@@ -121,17 +135,20 @@ def test_index_and_copy_lowerings_equal_torch():
     torch.testing.assert_close(low[aten.squeeze.dim].fn(x[:, :1], 1), x[:, :1].squeeze(1))
     torch.testing.assert_close(low[aten.unsqueeze.default].fn(x, 2), x.unsqueeze(2))
     assert all(torch.equal(a, b) for a, b in zip(low[aten.unbind.int].fn(x, 1), x.unbind(1)))
-    assert all(torch.equal(a, b) for a, b in zip(low[aten.split_with_sizes.default].fn(x, [1, 2, 1], 1),
-                                                 x.split([1, 2, 1], 1)))
+    assert all(
+        torch.equal(a, b) for a, b in zip(low[aten.split_with_sizes.default].fn(x, [1, 2, 1], 1), x.split([1, 2, 1], 1))
+    )
     assert all(torch.equal(a, b) for a, b in zip(low[aten.chunk.default].fn(x, 2, 3), x.chunk(2, 3)))
     torch.testing.assert_close(low[aten.expand.default].fn(x[:, :1], [3, 4, 5, 6]), x[:, :1].expand(3, 4, 5, 6))
     src = torch.randn(3, 2, 5, 6)
-    torch.testing.assert_close(low[aten.slice_scatter.default].fn(x, src, 1, 1, 3),
-                               torch.slice_scatter(x, src, 1, 1, 3))
+    torch.testing.assert_close(
+        low[aten.slice_scatter.default].fn(x, src, 1, 1, 3), torch.slice_scatter(x, src, 1, 1, 3)
+    )
 
 
 def test_a_lowering_without_a_docstring_is_refused():
     with pytest.raises(ValueError, match="docstring"):
+
         @lowering(aten.hardswish.default, "test-backend")
         def hardswish__test(x):
             return x
@@ -140,6 +157,7 @@ def test_a_lowering_without_a_docstring_is_refused():
 def test_one_lowering_per_op_and_backend():
     lowerings_for(TARGETS["xnnpack"])  # import the registered lowerings first
     with pytest.raises(ValueError, match="already registered"):
+
         @lowering(aten.layer_norm.default, "xnnpack")
         def layer_norm__again(x, *args):
             """Duplicate."""
@@ -151,6 +169,7 @@ def xnnpack_coverage(model, size=64):
     from executorch.exir import to_edge_transform_and_lower
 
     from edge.targets.xnnpack.coverage import collect_rejections, delegation_coverage
+
     x = torch.randn(1, 3, size, size)
     program, applied = apply_lowerings(export_program(model.eval(), (x,)), TARGETS["xnnpack"])
     with torch.no_grad():
@@ -181,6 +200,7 @@ def test_inplace_pconv_no_longer_bloats_onnx(tmp_path):
     from edge.targets.base import ExportJob
     from edge.targets.onnx.exporter import export_onnx
     from tests.foreign import InplacePConv, PConvNet
+
     model, x = PConvNet(pconv=InplacePConv).eval(), torch.randn(1, 3, 32, 32)
     program = export_program(model, (x,))
     counts = {}
@@ -197,6 +217,7 @@ def test_high_rank_permute_as_rank4_swaps_equals_permute(rank):
     import random
 
     from edge.ops.rank_limits import permute_as_rank4_swaps
+
     rng = random.Random(rank)
     for _ in range(40):
         shape = [rng.randint(1, 4) for _ in range(rank)]
@@ -210,6 +231,7 @@ def test_high_rank_permute_as_rank4_swaps_equals_permute(rank):
 @pytest.mark.parametrize("style", ["mha_vit", "sdpa_unfold", "manual_attention_unfold"])
 def test_foreign_attention_has_no_tensor_above_rank_4(tmp_path, style, target):
     from edge.export import export
+
     result = export(FOREIGN_STYLES[style](), torch.randn(1, 3, 32, 32), target=target, out_dir=tmp_path, name=style)
     assert result.manifest["coverage"]["max_tensor_rank"] <= 4
     # Core ML cannot run here: its package is checked structurally (the rank above), not numerically

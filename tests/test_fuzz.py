@@ -1,6 +1,7 @@
 """Randomly corrupted .pte, .tflite, .onnx and .ort files (bytes overwritten, cut or inserted at
 random offsets) give either a successful run or one `edge: error:` line: never a traceback or a
 signal. Hypothesis draws the corruptions; one subprocess profiles a batch of them."""
+
 import json
 import os
 import subprocess
@@ -13,8 +14,12 @@ from hypothesis import strategies as st
 from tests.profiling_support import REPO, small_artifact
 
 FORMATS = {"pte": "xnnpack", "tflite": "litert", "onnx": "onnx", "ort": "onnx"}
-corruption = st.tuples(st.sampled_from(sorted(FORMATS)), st.sampled_from(["overwrite", "cut", "insert"]),
-                       st.floats(0, 1, exclude_max=True), st.binary(min_size=1, max_size=64))
+corruption = st.tuples(
+    st.sampled_from(sorted(FORMATS)),
+    st.sampled_from(["overwrite", "cut", "insert"]),
+    st.floats(0, 1, exclude_max=True),
+    st.binary(min_size=1, max_size=64),
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +32,7 @@ def sources(tmp_path_factory):
 def corrupt(data: bytes, how: str, where: float, payload: bytes) -> bytes:
     at = int(where * len(data))
     if how == "overwrite":
-        return data[:at] + payload + data[at + len(payload):]
+        return data[:at] + payload + data[at + len(payload) :]
     if how == "cut":
         return data[:at]
     return data[:at] + payload + data[at:]
@@ -43,9 +48,17 @@ def test_corrupted_artifacts_fail_cleanly(sources, tmp_path_factory, batch):
         path.write_bytes(corrupt(sources[fmt], how, where, payload))
         paths.append(str(path))
     report = folder / "results.json"
-    proc = subprocess.run([sys.executable, "-m", "tests.fuzz_runner", str(report), *paths], cwd=REPO,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"the runner died (signal {-proc.returncode})" if proc.returncode < 0 else proc.stderr[-2000:]
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.fuzz_runner", str(report), *paths],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, (
+        f"the runner died (signal {-proc.returncode})" if proc.returncode < 0 else proc.stderr[-2000:]
+    )
     for r, case in zip(json.loads(report.read_text()), batch):
         assert r["code"] in (0, 2), (case, r)
         assert "Traceback" not in r["stderr"], (case, r["stderr"])

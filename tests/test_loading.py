@@ -1,4 +1,5 @@
 """Models by name, by factory, as modules; weights from safetensors or state_dict, never pickles."""
+
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -91,8 +92,9 @@ def test_weights_of_another_architecture_are_rejected(tmp_path):
 
 
 def tiny_factory(num_classes=3, input_size=None):
-    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-                               torch.nn.Linear(4, num_classes))
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, num_classes)
+    )
 
 
 def test_factory_spec_builds_module():
@@ -100,9 +102,14 @@ def test_factory_spec_builds_module():
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 6)
 
 
-@pytest.mark.parametrize("spec,match", [("tests.no_such_module:f", "cannot import"),
-                                        ("tests.test_loading:no_such_fn", "no callable"),
-                                        ("tests.test_loading:NAME", "no callable")])
+@pytest.mark.parametrize(
+    "spec,match",
+    [
+        ("tests.no_such_module:f", "cannot import"),
+        ("tests.test_loading:no_such_fn", "no callable"),
+        ("tests.test_loading:NAME", "no callable"),
+    ],
+)
 def test_bad_factory_is_a_clear_error(spec, match):
     with pytest.raises(EdgeError, match=match):
         build_model(spec)

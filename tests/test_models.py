@@ -1,4 +1,5 @@
 """Every zoo variant: builds, runs, exports, counts match the reference, folds BN exactly."""
+
 import pytest
 import torch
 
@@ -11,9 +12,15 @@ from tests.conftest import randomize_batchnorm
 # fused SDPA, which FlopCounterMode does not count); iFormer's include them (explicit matmuls).
 ATTENTION_IN_REFERENCE = {"mobilevit": False, "fasternet": True, "iformer": True}
 REFERENCE = {
-    "mobilevit_xxs": (1_272_024, 0.329), "mobilevit_xs": (2_317_848, 0.909), "mobilevit_s": (5_578_632, 1.823),
-    "fasternet_t0": (3_905_500, 0.335), "fasternet_t1": (7_595_368, 0.851), "fasternet_t2": (14_982_888, 1.904),
-    "iformer_t": (2_886_456, 0.530), "iformer_s": (6_563_368, 1.092), "iformer_m": (8_907_424, 1.640),
+    "mobilevit_xxs": (1_272_024, 0.329),
+    "mobilevit_xs": (2_317_848, 0.909),
+    "mobilevit_s": (5_578_632, 1.823),
+    "fasternet_t0": (3_905_500, 0.335),
+    "fasternet_t1": (7_595_368, 0.851),
+    "fasternet_t2": (14_982_888, 1.904),
+    "iformer_t": (2_886_456, 0.530),
+    "iformer_s": (6_563_368, 1.092),
+    "iformer_m": (8_907_424, 1.640),
 }
 SMALL = 64  # every family accepts 64 px; keeps export tests to seconds
 
@@ -68,11 +75,16 @@ def test_reparameterize_folds_batchnorm_and_keeps_outputs(name):
 @pytest.mark.parametrize("batch,size,p", [(1, 8, 2), (3, 12, 2), (2, 12, 3)])
 def test_patch_grid_groups_hold_the_pixels_at_one_offset_and_fold_back(batch, size, p):
     from edge.models.mobilevit import fold_patch_grid, unfold_patch_grid
+
     x = torch.randn(batch, 5, size, size)
     tokens = unfold_patch_grid(x, p)
     groups = {tuple(g.flatten().tolist()) for g in tokens}
-    expected = {tuple(x[b, :, i::p, j::p].reshape(5, -1).T.flatten().tolist())
-                for b in range(batch) for i in range(p) for j in range(p)}
+    expected = {
+        tuple(x[b, :, i::p, j::p].reshape(5, -1).T.flatten().tolist())
+        for b in range(batch)
+        for i in range(p)
+        for j in range(p)
+    }
     assert tokens.shape == (batch * p * p, (size // p) ** 2, 5) and groups == expected
     assert torch.equal(fold_patch_grid(tokens, batch, size, size, p), x)
 
@@ -103,6 +115,7 @@ def test_config_records_preprocessing(name):
 def test_duplicate_registration_is_an_error():
     def mobilevit_xxs(num_classes=1000, input_size=None):
         raise AssertionError("never built")
+
     with pytest.raises(ValueError, match="registered twice"):
         models.register_model(mobilevit_xxs)
 

@@ -1,4 +1,5 @@
 """The native runner (runtimes/native): builds here, prints a valid record, agrees with the Python adapter."""
+
 import json
 import subprocess
 import sys
@@ -44,16 +45,19 @@ def test_threads_are_honoured(runner, pte):
 
 def test_etdump_is_read_by_the_inspector(runner, pte, tmp_path):
     dump = tmp_path / "p.etdp"
-    result = bench(runner, "--model", pte, "--runs", 2, "--warmup", 1, "--threads", 2, "--etdump", dump,
-                   "--etdump-runs", 4)
+    result = bench(
+        runner, "--model", pte, "--runs", 2, "--warmup", 1, "--threads", 2, "--etdump", dump, "--etdump-runs", 4
+    )
     assert result.returncode == 0 and json.loads(result.stdout)["ops"]["file"] == str(dump)
     ops = summarize_etdump(dump)
     assert ops["available"] and ops["runs"] == 4 and ops["summary"]["delegate_calls"] > 0
     assert any(op["kind"] == "delegated" for op in ops["top"])
 
 
-PYTHON_P50 = ("import sys; from runtimes.profile import profile_host; "
-              "print(profile_host(sys.argv[1], runs=30, warmup=5, threads=2, op_profile=False)['latency_ms']['p50'])")
+PYTHON_P50 = (
+    "import sys; from runtimes.profile import profile_host; "
+    "print(profile_host(sys.argv[1], runs=30, warmup=5, threads=2, op_profile=False)['latency_ms']['p50'])"
+)
 
 
 @pytest.mark.serial  # compares two timings: run alone, after the parallel part of the suite
@@ -66,8 +70,9 @@ def test_median_agrees_with_the_python_adapter(runner, pte):
     for _ in range(3):
         result = bench(runner, "--model", pte, "--runs", 30, "--warmup", 5, "--threads", 2)
         native.append(json.loads(result.stdout)["latency_ms"]["p50"])
-        result = subprocess.run([sys.executable, "-c", PYTHON_P50, str(pte)], capture_output=True, text=True,
-                                timeout=300, cwd=REPO)
+        result = subprocess.run(
+            [sys.executable, "-c", PYTHON_P50, str(pte)], capture_output=True, text=True, timeout=300, cwd=REPO
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         python.append(float(result.stdout.strip().splitlines()[-1]))
     n, p = min(native), min(python)
@@ -84,15 +89,18 @@ def _cut(src, dst, keep):
     return dst
 
 
-@pytest.mark.parametrize("case,needle", [
-    ("missing", "cannot open model"),
-    ("header_only", "cannot load program"),
-    ("cut_in_weights", "cannot load"),
-    ("not_a_pte", "cannot load program"),
-    ("bad_flag", "unknown option --fast"),
-    ("zero_runs", "--runs needs an integer >= 1"),
-    ("no_model", "--model FILE.pte is required"),
-])
+@pytest.mark.parametrize(
+    "case,needle",
+    [
+        ("missing", "cannot open model"),
+        ("header_only", "cannot load program"),
+        ("cut_in_weights", "cannot load"),
+        ("not_a_pte", "cannot load program"),
+        ("bad_flag", "unknown option --fast"),
+        ("zero_runs", "--runs needs an integer >= 1"),
+        ("no_model", "--model FILE.pte is required"),
+    ],
+)
 def test_bad_input_is_an_error_not_a_crash(runner, pte, tmp_path, case, needle):
     size = pte.stat().st_size
     args = {
@@ -111,6 +119,12 @@ def test_bad_input_is_an_error_not_a_crash(runner, pte, tmp_path, case, needle):
 
 def test_build_is_documented_with_the_commands_used_here():
     readme = (native_runner().parent.parent.parent / "runtimes" / "native" / "README.md").read_text()
-    for fragment in ("cmake -S runtimes/native -B build/native", "-Dexecutorch_DIR=", "cmake --build build/native",
-                     "android.toolchain.cmake", "ANDROID_ABI=arm64-v8a", "ios.toolchain.cmake"):
+    for fragment in (
+        "cmake -S runtimes/native -B build/native",
+        "-Dexecutorch_DIR=",
+        "cmake --build build/native",
+        "android.toolchain.cmake",
+        "ANDROID_ABI=arm64-v8a",
+        "ios.toolchain.cmake",
+    ):
         assert fragment in readme

@@ -1,4 +1,5 @@
 """Host profiling: the record's fields and statistics, per-op profiles, inputs from the manifest, bad input."""
+
 import json
 import os
 import shutil
@@ -31,7 +32,7 @@ def test_statistics_match_their_definitions():
         assert stats["p10"] == pytest.approx(np.percentile(s, 10), abs=1e-4)
         assert stats["p50"] == pytest.approx(np.median(s), abs=1e-4)
         assert stats["p90"] == pytest.approx(np.percentile(s, 90), abs=1e-4)
-        assert stats["trimmed_mean"] == pytest.approx(s[cut:n - cut].mean(), abs=1e-4)
+        assert stats["trimmed_mean"] == pytest.approx(s[cut : n - cut].mean(), abs=1e-4)
         assert stats["stdev"] == pytest.approx(np.std(s, ddof=1) if n > 1 else 0.0, abs=1e-4)
         assert stats["min"] <= stats["p10"] <= stats["p50"] <= stats["p90"] <= stats["max"]
     # 10% off each end: with 10 samples one outlier on each side is dropped
@@ -109,14 +110,30 @@ def test_schema_rejects_a_broken_record(artifacts):
 
 def test_cli_prints_and_saves_the_same_record(artifacts, tmp_path, capsys, monkeypatch):
     out = tmp_path / "sub" / "rec.json"
-    code, stdout, _ = run_cli(capsys, monkeypatch, "profile", artifacts["onnx"], "--runs", 3, "--warmup", 1,
-                              "--threads", 2, "--taskset", "1", "--json", "-o", out)
+    code, stdout, _ = run_cli(
+        capsys,
+        monkeypatch,
+        "profile",
+        artifacts["onnx"],
+        "--runs",
+        3,
+        "--warmup",
+        1,
+        "--threads",
+        2,
+        "--taskset",
+        "1",
+        "--json",
+        "-o",
+        out,
+    )
     assert code == 0
     printed, saved = json.loads(stdout), json.loads(out.read_text())
     assert printed == saved and saved["runner"]["taskset"] == "1"
     assert os.sched_getaffinity(0) == set(range(os.cpu_count()))  # pinning is undone afterwards
-    code, stdout, _ = run_cli(capsys, monkeypatch, "profile", artifacts["pte"], "--runs", 3, "--warmup", 1,
-                              "--threads", 2)
+    code, stdout, _ = run_cli(
+        capsys, monkeypatch, "profile", artifacts["pte"], "--runs", 3, "--warmup", 1, "--threads", 2
+    )
     assert code == 0 and "p50" in stdout and "delegate partitions" in stdout and "Convolution" in stdout
 
 
@@ -127,7 +144,7 @@ def _write(dst, data):
 
 def _truncate(src, dst, keep):
     data = src.read_bytes()
-    dst.write_bytes(data if keep is None else data[:keep] if keep >= 0 else data[:len(data) + keep])
+    dst.write_bytes(data if keep is None else data[:keep] if keep >= 0 else data[: len(data) + keep])
     return dst
 
 
@@ -137,8 +154,20 @@ def _ort_cut_by_one_byte(artifacts, tmp_path):
     return _truncate(path, path, -1)
 
 
-@pytest.mark.parametrize("case", ["pte_cut", "pte_header_only", "tflite_cut", "onnx_cut", "ort_cut_one_byte",
-                                  "tflite_named_pte", "text_named_onnx", "missing", "folder"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "pte_cut",
+        "pte_header_only",
+        "tflite_cut",
+        "onnx_cut",
+        "ort_cut_one_byte",
+        "tflite_named_pte",
+        "text_named_onnx",
+        "missing",
+        "folder",
+    ],
+)
 def test_bad_artifacts_are_one_line_and_exit_2(artifacts, tmp_path, capsys, monkeypatch, case):
     path = {
         "pte_cut": lambda: _truncate(artifacts["pte"], tmp_path / "m.pte", -1000),
@@ -153,34 +182,49 @@ def test_bad_artifacts_are_one_line_and_exit_2(artifacts, tmp_path, capsys, monk
     }[case]()
     code, out, err = run_cli(capsys, monkeypatch, "profile", path, "--runs", 1, "--warmup", 0)
     assert code == 2 and out == ""
-    assert {"tflite_named_pte": "holds a tflite model but is named .pte", "pte_cut": "truncated", "missing": "does not exist",
-            "tflite_cut": "not a loadable .tflite", "ort_cut_one_byte": "its manifest says"}.get(case, "") in err
+    assert {
+        "tflite_named_pte": "holds a tflite model but is named .pte",
+        "pte_cut": "truncated",
+        "missing": "does not exist",
+        "tflite_cut": "not a loadable .tflite",
+        "ort_cut_one_byte": "its manifest says",
+    }.get(case, "") in err
     assert err.startswith("edge: error: ") and len(err.strip().splitlines()) == 1, err
 
 
 def test_truncated_tflite_in_a_fresh_process_does_not_crash(artifacts, tmp_path):
     """The case most likely to reach native code: a .tflite cut mid-weights, through the console entry."""
     path = _truncate(artifacts["tflite"], tmp_path / "cut.tflite", -4096)
-    script = ("import sys, argparse; from edge import cli; from edge.cli_profile import register\n"
-              "p = cli.build_parser(); s = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))\n"
-              "'profile' in s.choices or register(s); cli.build_parser = lambda: p; sys.exit(cli.main())\n")
-    result = subprocess.run([sys.executable, "-c", script, "profile", str(path), "--runs", "1"], capture_output=True,
-                            text=True, cwd=REPO, timeout=120)
+    script = (
+        "import sys, argparse; from edge import cli; from edge.cli_profile import register\n"
+        "p = cli.build_parser(); s = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))\n"
+        "'profile' in s.choices or register(s); cli.build_parser = lambda: p; sys.exit(cli.main())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, "profile", str(path), "--runs", "1"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1].startswith("edge: error: ") and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["--runs", "0"], "--runs: must be between 1"),
-    (["--warmup", "-1"], "--warmup: must be between 0"),
-    (["--threads", "0"], "--threads: must be between 1"),
-    (["--device", "phone"], "unknown --device 'phone'"),
-    (["--device", "adb:"], "empty id"),
-    (["--taskset", "zz"], "hexadecimal CPU mask"),
-    (["--taskset", "ff00"], "does not offer"),
-    (["--runner", "x"], "--runner is for --device adb or ios"),
-    (["--cooldown", "-3"], "expected a number of seconds >= 0"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--runs", "0"], "--runs: must be between 1"),
+        (["--warmup", "-1"], "--warmup: must be between 0"),
+        (["--threads", "0"], "--threads: must be between 1"),
+        (["--device", "phone"], "unknown --device 'phone'"),
+        (["--device", "adb:"], "empty id"),
+        (["--taskset", "zz"], "hexadecimal CPU mask"),
+        (["--taskset", "ff00"], "does not offer"),
+        (["--runner", "x"], "--runner is for --device adb or ios"),
+        (["--cooldown", "-3"], "expected a number of seconds >= 0"),
+    ],
+)
 def test_bad_options_are_one_line_and_exit_2(artifacts, capsys, monkeypatch, argv, needle):
     code, _, err = run_cli(capsys, monkeypatch, "profile", artifacts["tflite"], *argv)
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
@@ -189,13 +233,26 @@ def test_bad_options_are_one_line_and_exit_2(artifacts, capsys, monkeypatch, arg
 def test_help_lists_every_option(capsys, monkeypatch):
     code, out, _ = run_cli(capsys, monkeypatch, "profile", "--help")
     assert code == 0
-    for option in ("--device", "--runs", "--warmup", "--threads", "--json", "-o", "--runner", "--taskset",
-                   "--cooldown", "adb[:SERIAL]", "ios[:UDID]", "examples:"):
+    for option in (
+        "--device",
+        "--runs",
+        "--warmup",
+        "--threads",
+        "--json",
+        "-o",
+        "--runner",
+        "--taskset",
+        "--cooldown",
+        "adb[:SERIAL]",
+        "ios[:UDID]",
+        "examples:",
+    ):
         assert option in out
 
 
 def test_cpu_contention_is_noted(artifacts, monkeypatch):
     import runtimes.profile as profile
+
     monkeypatch.setattr(profile, "cpu_pressure", lambda: 12.5)
     record = profile_host(artifacts["tflite"], runs=2, warmup=0, threads=1, op_profile=False)
     assert any("PSI some avg10 12.5%" in note for note in record["notes"])

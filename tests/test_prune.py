@@ -1,4 +1,5 @@
 """Structured pruning (quant.prune): channels really go, hybrid blocks stay consistent, exports verify."""
+
 import copy
 import json
 
@@ -49,8 +50,9 @@ def test_kept_widths_are_multiples_of_round_to(pruned):
     """Every pruned width is a multiple of 8 (PConv's partial conv: a quarter of one, by its split ratio)."""
     model, out, _ = pruned
     before, after = widths(model), widths(out)
-    changed = [(n, a[0] * (4 if n.endswith("spatial_mixing.conv") else 1)) for n, a in after.items()
-               if a[0] != before[n][0]]
+    changed = [
+        (n, a[0] * (4 if n.endswith("spatial_mixing.conv") else 1)) for n, a in after.items() if a[0] != before[n][0]
+    ]
     assert changed and all(w % 8 == 0 for _, w in changed), changed
 
 
@@ -152,8 +154,12 @@ def test_foreign_multihead_attention_prunes_consistently_and_exports(tmp_path):
     attn = out.layers[0]["attn"]
     assert attn.embed_dim == 48 and attn.num_heads == 4 and attn.head_dim == 12
     assert attn.in_proj_weight.shape == (144, 48) and attn.out_proj.weight.shape == (48, 48)
-    assert report["attention"][0] == {"module": "layers.0.attn", "num_heads": 4, "head_dim_before": 16,
-                                      "head_dim_after": 12}
+    assert report["attention"][0] == {
+        "module": "layers.0.attn",
+        "num_heads": 4,
+        "head_dim_before": 16,
+        "head_dim_after": 12,
+    }
     result = export(out, torch.randn(1, 3, 32, 32), target="xnnpack", out_dir=tmp_path, name="tiny_vit_pruned")
     assert result.manifest["parity"]["status"] == "passed"
     assert result.manifest["coverage"]["non_delegated_nodes"] == 0
@@ -181,23 +187,28 @@ def test_taylor_importance_needs_calibration_data_and_uses_it():
     with pytest.raises(PruneError, match="calibration data"):
         prune(model, torch.randn(1, 3, 32, 32), ratio=0.3, importance="taylor", keep_stem=False)
     calib = (torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,)))
-    out, report = prune(model, torch.randn(1, 3, 32, 32), ratio=0.3, importance="taylor", calib=calib,
-                        keep_stem=False)
+    out, report = prune(model, torch.randn(1, 3, 32, 32), ratio=0.3, importance="taylor", calib=calib, keep_stem=False)
     assert report["importance"] == "taylor" and out.layers[0]["attn"].embed_dim == 48
     assert all(p.grad is None for p in out.parameters())
 
 
 def test_finetune_hook_receives_the_pruned_model():
     seen = []
-    out, report = prune(TinyViT(num_classes=10).eval(), torch.randn(1, 3, 32, 32), ratio=0.3, keep_stem=False,
-                        finetune=lambda m: seen.append(count_params(m)))
+    out, report = prune(
+        TinyViT(num_classes=10).eval(),
+        torch.randn(1, 3, 32, 32),
+        ratio=0.3,
+        keep_stem=False,
+        finetune=lambda m: seen.append(count_params(m)),
+    )
     assert seen == [count_params(out)] and report["finetuned"] and seen[0] < count_params(TinyViT())
 
 
 def test_pruned_zoo_model_exports_to_xnnpack_fully_delegated_and_verified(tmp_path):
     torch.manual_seed(0)
-    r = export("fasternet_t0", target="xnnpack", input_size=SIZE, num_classes=10, out_dir=tmp_path,
-               prune={"ratio": 0.3})
+    r = export(
+        "fasternet_t0", target="xnnpack", input_size=SIZE, num_classes=10, out_dir=tmp_path, prune={"ratio": 0.3}
+    )
     m = json.loads(r.manifest_path.read_text())
     assert r.path.name == "fasternet_t0-pruned30-xnnpack-fp32.pte"
     assert m["parity"]["status"] == "passed" and m["coverage"]["non_delegated_nodes"] == 0
@@ -229,33 +240,58 @@ def run(capsys, *argv):
     return code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--prune", "1.5"], "strictly between 0 and 1. Got 1.5"),
-    (["--prune", "0"], "strictly between 0 and 1"),
-    (["--prune-flops", "-0.2"], "fraction of GFLOPs to remove must be a number strictly between 0 and 1"),
-    (["--prune", "0.3", "--prune-flops", "0.5"], "exactly one of"),
-    (["--prune", "0.3", "--prune-importance", "fisher"], "unknown pruning importance 'fisher'"),
-    (["--prune-exclude", "head"], "need --prune R or --prune-flops F"),
-    (["--prune", "0.3", "--prune-exclude", "layers.9"], "names no module 'layers.9'. Did you mean"),
-    (["--prune", "0.3", "--prune-exclude", "*"], "nothing left to prune"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--prune", "1.5"], "strictly between 0 and 1. Got 1.5"),
+        (["--prune", "0"], "strictly between 0 and 1"),
+        (["--prune-flops", "-0.2"], "fraction of GFLOPs to remove must be a number strictly between 0 and 1"),
+        (["--prune", "0.3", "--prune-flops", "0.5"], "exactly one of"),
+        (["--prune", "0.3", "--prune-importance", "fisher"], "unknown pruning importance 'fisher'"),
+        (["--prune-exclude", "head"], "need --prune R or --prune-flops F"),
+        (["--prune", "0.3", "--prune-exclude", "layers.9"], "names no module 'layers.9'. Did you mean"),
+        (["--prune", "0.3", "--prune-exclude", "*"], "nothing left to prune"),
+    ],
+)
 def test_bad_pruning_requests_exit_2_with_one_line(capsys, tmp_path, args, needle):
-    code, err = run(capsys, "export", "tests.foreign:tiny_vit", "--input-size", "32", "--target", "xnnpack",
-                    "-o", str(tmp_path), *args)
+    code, err = run(
+        capsys,
+        "export",
+        "tests.foreign:tiny_vit",
+        "--input-size",
+        "32",
+        "--target",
+        "xnnpack",
+        "-o",
+        str(tmp_path),
+        *args,
+    )
     lines = [line for line in err.splitlines() if line.startswith("edge: error:")]
     assert code == 2 and len(lines) == 1 and needle in lines[0], err
     assert not list(tmp_path.iterdir())
 
 
 def test_model_whose_graph_cannot_be_traced_names_the_module(capsys, tmp_path):
-    code, err = run(capsys, "export", "tests.test_prune:detaching_net", "--input-size", "32", "--target",
-                    "xnnpack", "-o", str(tmp_path), "--prune", "0.3")
+    code, err = run(
+        capsys,
+        "export",
+        "tests.test_prune:detaching_net",
+        "--input-size",
+        "32",
+        "--target",
+        "xnnpack",
+        "-o",
+        str(tmp_path),
+        "--prune",
+        "0.3",
+    )
     assert code == 2 and "module 'gate' (Conv2d) cuts the autograd graph" in err
 
 
 def test_recipe_prune_section_is_validated(tmp_path):
     from common.errors import EdgeError
     from edge.recipe import load_recipe
+
     path = tmp_path / "r.yaml"
     path.write_text("model: {name: fasternet_t0}\nprune: {ratio: 0.3, exclude: 'head_conv,stages.4'}\n")
     recipe = load_recipe(path)

@@ -1,4 +1,5 @@
 """Static int8 (xnnpack, litert): calibration data, verified artifacts, what stays float, bad input."""
+
 import json
 
 import numpy as np
@@ -40,6 +41,7 @@ def run(capsys, *argv):
 
 # --- calibration data ---------------------------------------------------------------------------
 
+
 def test_image_folder_is_preprocessed_like_the_app(config, digits):
     calib = load_calibration(digits[0], config, samples=5)
     assert calib.kind == "images" and calib.warning is None and len(calib.inputs) == 5
@@ -59,14 +61,20 @@ def test_without_data_the_stand_in_is_announced(config):
     assert calib.kind == "synthetic" and "--calib" in calib.warning and len(calib.inputs) == 4
 
 
-@pytest.mark.parametrize("make, needle", [
-    (lambda d: d / "missing", "does not exist"),
-    (lambda d: d, "no images (it is empty)"),
-    (lambda d: (d / "notes.txt").write_text("x") and d, "none is an image"),
-    (lambda d: (d / "fake.png").write_text("not a png") and d, "not a readable image"),
-    (lambda d: np.save(d / "c.npy", np.zeros((2, 3, 32, 32), np.float32)) or d / "c.npy", "have shape (2, 3, 32, 32)"),
-    (lambda d: np.save(d / "u.npy", np.zeros((2, 3, SIZE, SIZE), np.uint8)) or d / "u.npy", "are uint8"),
-])
+@pytest.mark.parametrize(
+    "make, needle",
+    [
+        (lambda d: d / "missing", "does not exist"),
+        (lambda d: d, "no images (it is empty)"),
+        (lambda d: (d / "notes.txt").write_text("x") and d, "none is an image"),
+        (lambda d: (d / "fake.png").write_text("not a png") and d, "not a readable image"),
+        (
+            lambda d: np.save(d / "c.npy", np.zeros((2, 3, 32, 32), np.float32)) or d / "c.npy",
+            "have shape (2, 3, 32, 32)",
+        ),
+        (lambda d: np.save(d / "u.npy", np.zeros((2, 3, SIZE, SIZE), np.uint8)) or d / "u.npy", "are uint8"),
+    ],
+)
 def test_bad_calibration_data_is_named(config, tmp_path, make, needle):
     source = make(tmp_path)
     with pytest.raises(EdgeError) as e:
@@ -76,20 +84,36 @@ def test_bad_calibration_data_is_named(config, tmp_path, make, needle):
 
 def test_bad_calibration_through_the_cli_is_one_line_exit_2_and_no_artifact(capsys, tmp_path):
     out = tmp_path / "out"
-    code, _, err = run(capsys, "export", "fasternet_t0", "--input-size", SIZE, "--target", "xnnpack", "--quant", "int8",
-                       "--calib", tmp_path / "nowhere", "-o", out)
+    code, _, err = run(
+        capsys,
+        "export",
+        "fasternet_t0",
+        "--input-size",
+        SIZE,
+        "--target",
+        "xnnpack",
+        "--quant",
+        "int8",
+        "--calib",
+        tmp_path / "nowhere",
+        "-o",
+        out,
+    )
     assert code == 2 and err.strip().startswith("edge: error:") and len(err.strip().splitlines()) == 1
     assert "does not exist" in err and not any(out.glob("*.pte"))
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--quant", "fp32", "--calib", "x"], "only apply to --quant int8"),
-    (["--quant", "int8", "--max-drop", "-1"], "max_drop"),
-    (["--quant", "fp32", "--target", "xnnpack", "--int8-io"], "int8 input/output needs the int8 scheme"),
-    (["--quant", "fp32", "--target", "xnnpack", "--tune-latency"], "--tune-latency only apply to --quant int8"),
-    (["--quant", "int8", "--target", "xnnpack", "--tune-latency", "adb"], "--tune-runner PATH"),
-    (["--quant", "int8", "--target", "xnnpack", "--tune-latency", "phone"], "takes host, adb or adb:SERIAL"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--quant", "fp32", "--calib", "x"], "only apply to --quant int8"),
+        (["--quant", "int8", "--max-drop", "-1"], "max_drop"),
+        (["--quant", "fp32", "--target", "xnnpack", "--int8-io"], "int8 input/output needs the int8 scheme"),
+        (["--quant", "fp32", "--target", "xnnpack", "--tune-latency"], "--tune-latency only apply to --quant int8"),
+        (["--quant", "int8", "--target", "xnnpack", "--tune-latency", "adb"], "--tune-runner PATH"),
+        (["--quant", "int8", "--target", "xnnpack", "--tune-latency", "phone"], "takes host, adb or adb:SERIAL"),
+    ],
+)
 def test_bad_quant_options_are_one_line_exit_2(capsys, tmp_path, argv, needle):
     code, _, err = run(capsys, "export", "fasternet_t0", "--input-size", SIZE, "-o", tmp_path, *argv)
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
@@ -98,6 +122,7 @@ def test_bad_quant_options_are_one_line_exit_2(capsys, tmp_path, argv, needle):
 def test_keep_float_names_split_into_op_types_and_module_names():
     from edge.cli import build_parser
     from edge.cli_quant import quant_config_from
+
     args = build_parser().parse_args(["export", "m", "--quant", "int8", "--keep-float", "softmax,stages.3,linear,head"])
     q = quant_config_from(args)
     assert q.keep_float_ops == ("softmax", "linear") and q.keep_float_modules == ("stages.3", "head")
@@ -110,13 +135,15 @@ def test_config_rejects_unknown_op_types():
 
 # --- artifacts ---------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def xnnpack_int8(tmp_path_factory, digits):
     """The digits FasterNet-T0 (PConv: the split/cat int8 failure case) as xnnpack int8, with eval data."""
     out = tmp_path_factory.mktemp("xnnpack-int8")
     q = QuantConfig(scheme="int8", calib=str(digits[0]), calib_samples=16, eval_data=str(digits[1]))
-    return export(DIGITS_MODEL, target="xnnpack", quant=q, num_classes=10, input_size=SIZE, weights=DIGITS_WEIGHTS,
-                  out_dir=out)
+    return export(
+        DIGITS_MODEL, target="xnnpack", quant=q, num_classes=10, input_size=SIZE, weights=DIGITS_WEIGHTS, out_dir=out
+    )
 
 
 def test_xnnpack_int8_matches_fp32_eager_on_held_out_data(xnnpack_int8):
@@ -150,16 +177,29 @@ def test_manifest_records_calibration_and_plan(xnnpack_int8):
 @pytest.mark.parametrize("io, dtype", [("float", "float32"), ("int8", "int8")])
 def test_litert_int8_io(tmp_path, io, dtype):
     from runtimes import open_session
-    result = export("fasternet_t0", target="litert", quant=QuantConfig(scheme="int8", io=io, calib_samples=8),
-                    input_size=SIZE, num_classes=10, out_dir=tmp_path)
+
+    result = export(
+        "fasternet_t0",
+        target="litert",
+        quant=QuantConfig(scheme="int8", io=io, calib_samples=8),
+        input_size=SIZE,
+        num_classes=10,
+        out_dir=tmp_path,
+    )
     session = open_session(result.path)
     assert session.inputs[0].dtype == dtype and session.outputs[0].dtype == dtype
     assert result.manifest["parity"]["cosine"] >= 0.99 and result.manifest["quant"]["io"] == io
 
 
 def test_synthetic_calibration_warning_reaches_the_manifest(tmp_path):
-    result = export("fasternet_t0", target="xnnpack", quant=QuantConfig(scheme="int8", calib_samples=4),
-                    input_size=SIZE, num_classes=10, out_dir=tmp_path)
+    result = export(
+        "fasternet_t0",
+        target="xnnpack",
+        quant=QuantConfig(scheme="int8", calib_samples=4),
+        input_size=SIZE,
+        num_classes=10,
+        out_dir=tmp_path,
+    )
     assert result.manifest["quant"]["calibration"]["kind"] == "synthetic"
     assert "not from your data" in result.manifest["quant"]["calibration"]["warning"]
     # verified on the photographs only (not the noise image), and the manifest says it is optimistic
@@ -175,6 +215,7 @@ def test_xnnpack_int8_sigmoid_of_silu_gets_its_fixed_unit_range(keep_float_ops, 
     from edge.targets import TARGETS
     from quant.pt2e import simulate
     from quant.xnnpack import xnnpack_quantizer
+
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.SiLU(), torch.nn.Conv2d(8, 8, 1)).eval()
     x = torch.randn(1, 3, 16, 16)
     program, _ = apply_lowerings(export_program(model, (x,)), TARGETS["xnnpack"])
@@ -184,8 +225,9 @@ def test_xnnpack_int8_sigmoid_of_silu_gets_its_fixed_unit_range(keep_float_ops, 
     assert (scales == [1 / 256]) is table
 
 
-@pytest.mark.parametrize("keep_float_ops, float_convs", [((), set()), (("depthwise",), {"dw"}),
-                                                         (("conv",), {"dw", "dense"})])
+@pytest.mark.parametrize(
+    "keep_float_ops, float_convs", [((), set()), (("depthwise",), {"dw"}), (("conv",), {"dw", "dense"})]
+)
 def test_keep_float_depthwise_leaves_only_depthwise_convs_float(keep_float_ops, float_convs):
     from edge.prepare import export_program
     from quant.pt2e import simulate
@@ -198,9 +240,9 @@ def test_keep_float_depthwise_leaves_only_depthwise_convs_float(keep_float_ops, 
 
         def forward(self, x):
             return self.dense(self.dw(x))
+
     program = export_program(Block().eval(), (torch.randn(1, 8, 12, 12),))
     quantized = simulate(program, xnnpack_quantizer(keep_float_ops), [torch.randn(1, 8, 12, 12) for _ in range(4)])
     convs = [n for n in quantized.graph.nodes if n.target == torch.ops.aten.conv2d.default]
-    floats = {name for name, conv in zip(("dw", "dense"), convs)
-              if "dequantize" not in str(conv.args[0].target)}
+    floats = {name for name, conv in zip(("dw", "dense"), convs) if "dequantize" not in str(conv.args[0].target)}
     assert floats == float_convs

@@ -2,6 +2,7 @@
 
 Core ML cannot run on Linux, so numerics are checked on the PyTorch side only (the W8A8 reference
 module that the converter turns into Core ML quantize/dequantize ops)."""
+
 import pytest
 import torch
 
@@ -18,8 +19,12 @@ from tests.quant_support import held_out_photos, input_dependent
 
 SIZE = 64
 SCHEMES = ["int8", "w8", "pal4", "pal6"]
-EXPECTED_OPS = {"int8": "constexpr_affine_dequantize", "w8": "constexpr_affine_dequantize",
-                "pal4": "constexpr_lut_to_dense", "pal6": "constexpr_lut_to_dense"}
+EXPECTED_OPS = {
+    "int8": "constexpr_affine_dequantize",
+    "w8": "constexpr_affine_dequantize",
+    "pal4": "constexpr_lut_to_dense",
+    "pal6": "constexpr_lut_to_dense",
+}
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -32,8 +37,10 @@ def test_compressed_package_is_valid_and_under_0_3_of_fp32(tmp_path, scheme):
     assert r.manifest["coverage"]["ops"][EXPECTED_OPS[scheme]] > 0
     assert 0 < r.manifest["quant"]["size_ratio_to_fp32"] <= 0.3
     assert "size_ratio_to_fp32" not in r.manifest["quant"]["plan"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"fasternet_t0-coreml-{scheme}.json",
-                                                          f"fasternet_t0-coreml-{scheme}.mlpackage"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"fasternet_t0-coreml-{scheme}.json",
+        f"fasternet_t0-coreml-{scheme}.mlpackage",
+    ]
 
 
 def test_w8a8_quantizes_activations_and_honours_keep_float(tmp_path):

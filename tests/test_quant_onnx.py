@@ -1,5 +1,6 @@
 """ONNX int8 (QDQ): verified artifacts, the placement rule on the graph, keep-float overrides, numerics
 on a model whose output depends on its input."""
+
 import onnx
 import pytest
 import torch
@@ -67,8 +68,11 @@ def test_no_qdq_around_softmax_layernorm_or_attention_matmuls(int8):
     checked = 0
     for node in model.graph.node:
         if node.op_type in ("Softmax", "LayerNormalization") or (
-                node.op_type == "MatMul" and not set(node.input) & constants):
-            fed_by_dq = [i for i in node.input if producer.get(i) is not None and producer[i].op_type == "DequantizeLinear"]
+            node.op_type == "MatMul" and not set(node.input) & constants
+        ):
+            fed_by_dq = [
+                i for i in node.input if producer.get(i) is not None and producer[i].op_type == "DequantizeLinear"
+            ]
             quantized_out = [c.name for c in consumers.get(node.output[0], []) if c.op_type == "QuantizeLinear"]
             assert not quantized_out, f"{node.op_type} {node.name} output is quantized"
             if node.op_type == "Softmax":  # LayerNorm may read an int8 conv's dequantized output, q @ k^T
@@ -83,8 +87,10 @@ def test_convs_and_linears_are_int8_except_the_first_conv_and_kept_modules(int8)
     for node in model.graph.node:
         if node.op_type not in ("Conv", "Gemm"):
             continue
-        params = [producer[i].input[0] if i in producer and producer[i].op_type == "DequantizeLinear" else i
-                  for i in node.input[1:]]  # weight and bias names carry the module path (onnxslim renames
+        params = [
+            producer[i].input[0] if i in producer and producer[i].op_type == "DequantizeLinear" else i
+            for i in node.input[1:]
+        ]  # weight and bias names carry the module path (onnxslim renames
         kept = any(p.startswith(KEPT_MODULE + ".") for p in params)  # the Gemm weights it transposes)
         assert _int8_weight(node, producer) != (node.input[0] == "input" or kept), (node.name, params)
 
@@ -118,8 +124,18 @@ def test_int8_tracks_an_input_dependent_output(tmp_path, deploy_cpu):
     program, _ = apply_lowerings(p.program, TARGETS["onnx"])
     calibration = load_calibration(None, p.config, 3, 8).inputs
     path = tmp_path / "fasternet_t0-int8.onnx"
-    outcome = export_onnx(ExportJob(path.stem, p.model, program, p.example_inputs, "int8", path,
-                                    quant_config=QuantConfig("int8", deploy_cpu=deploy_cpu), calibration=calibration))
+    outcome = export_onnx(
+        ExportJob(
+            path.stem,
+            p.model,
+            program,
+            p.example_inputs,
+            "int8",
+            path,
+            quant_config=QuantConfig("int8", deploy_cpu=deploy_cpu),
+            calibration=calibration,
+        )
+    )
     fmt = onnx_int8_format(deploy_cpu)
     assert outcome.deployment["weight_bits"] == fmt.weight_bits
     assert outcome.verify_config["exact_on_host"] == fmt.exact_on(cpu_class())
@@ -137,10 +153,23 @@ def test_int8_weights_fit_the_deployment_cpu(tmp_path):
     peak = {}
     for cpu in ("arm64", "x86-avx2"):
         path = tmp_path / f"{cpu}.onnx"
-        export_onnx(ExportJob(path.stem, p.model, program, p.example_inputs, "int8", path,
-                              quant_config=QuantConfig("int8", deploy_cpu=cpu), calibration=calibration))
-        weights = [numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer
-                   if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 4]
+        export_onnx(
+            ExportJob(
+                path.stem,
+                p.model,
+                program,
+                p.example_inputs,
+                "int8",
+                path,
+                quant_config=QuantConfig("int8", deploy_cpu=cpu),
+                calibration=calibration,
+            )
+        )
+        weights = [
+            numpy_helper.to_array(i)
+            for i in onnx.load(str(path)).graph.initializer
+            if i.data_type == onnx.TensorProto.INT8 and len(i.dims) == 4
+        ]
         peak[cpu] = max(int(abs(w.astype(int)).max()) for w in weights)
     assert peak["arm64"] == 127 and peak["x86-avx2"] <= 64
 
@@ -149,8 +178,14 @@ def test_the_manifest_says_which_cpu_the_int8_is_for_and_how_it_was_verified(tmp
     """The default deployment CPU is a phone; on a host whose kernels saturate, the .onnx is judged by
     the QDQ reference and the .ort (fused at conversion) is run but not judged."""
     torch.manual_seed(0)
-    r = export("fasternet_t0", target="onnx", quant=QuantConfig("int8", calib_samples=4), input_size=SIZE,
-               num_classes=10, out_dir=tmp_path)
+    r = export(
+        "fasternet_t0",
+        target="onnx",
+        quant=QuantConfig("int8", calib_samples=4),
+        input_size=SIZE,
+        num_classes=10,
+        out_dir=tmp_path,
+    )
     deployment = r.manifest["quant"]["deployment"]
     assert deployment["cpu"] == "arm64" and deployment["weight_bits"] == 8
     assert deployment["ort_target_platform"] == "arm"

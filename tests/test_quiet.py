@@ -1,4 +1,5 @@
 """A normal CLI run prints only edge's own lines: third-party output is kept aside unless --verbose."""
+
 import re
 import subprocess
 import sys
@@ -21,8 +22,9 @@ THIRD_PARTY = ("FutureWarning", "Failed to load", "W1201", "native stdout line")
 
 
 def run_chatty(verbose: bool) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", CHATTY.format(verbose=verbose)], capture_output=True, text=True,
-                          check=True)
+    return subprocess.run(
+        [sys.executable, "-c", CHATTY.format(verbose=verbose)], capture_output=True, text=True, check=True
+    )
 
 
 def test_third_party_output_is_kept_aside_and_ours_reaches_the_terminal():
@@ -43,11 +45,32 @@ def test_verbose_lets_third_party_output_through(stream):
 def test_an_xnnpack_export_prints_no_third_party_line(tmp_path):
     """executorch/torchao announce missing optional kernels and torch warns about pytree APIs on import; none
     of it reaches a normal run's output."""
-    result = subprocess.run([sys.executable, "-m", "edge.cli", "export", "fasternet_t0", "--target", "xnnpack",
-                             "--input-size", "32", "-o", str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "export",
+            "fasternet_t0",
+            "--target",
+            "xnnpack",
+            "--input-size",
+            "32",
+            "-o",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     lines = (result.stdout + result.stderr).splitlines()
     assert any("fasternet_t0-xnnpack-fp32.pte" in line for line in lines)
-    third_party = [line for line in lines if re.match(r"[IWEF]\d{4} ", line) or "Warning" in line
-                   or "Failed to load" in line or line.startswith(("WARNING", "INFO", "DEBUG"))]
+    third_party = [
+        line
+        for line in lines
+        if re.match(r"[IWEF]\d{4} ", line)
+        or "Warning" in line
+        or "Failed to load" in line
+        or line.startswith(("WARNING", "INFO", "DEBUG"))
+    ]
     assert third_party == []

@@ -1,4 +1,5 @@
 """`edge report`: a self-contained HTML (table + plots) and a markdown table from profile records."""
+
 import base64
 import io
 import json
@@ -24,8 +25,16 @@ def records(tmp_path_factory):
     phone = json.loads(json.dumps(recs[0]))
     phone["samples_ms"] = [round(3 * s, 4) for s in phone["samples_ms"]]
     phone["latency_ms"] = summarize(phone["samples_ms"])
-    phone["device"] = {"kind": "android", "name": "R58M 'lab'", "model": "Samsung SM-S918B", "soc": "SM8550",
-                       "cpu": None, "cores": 8, "os": "Android 14 (SDK 34)", "battery_temp_c": None}
+    phone["device"] = {
+        "kind": "android",
+        "name": "R58M 'lab'",
+        "model": "Samsung SM-S918B",
+        "soc": "SM8550",
+        "cpu": None,
+        "cores": 8,
+        "os": "Android 14 (SDK 34)",
+        "battery_temp_c": None,
+    }
     recs.append(phone)
     for i, rec in enumerate(recs):
         paths.append(write_record(rec, out / f"r{i}.json"))
@@ -33,8 +42,10 @@ def records(tmp_path_factory):
 
 
 def _images(page: str) -> list[Image.Image]:
-    return [Image.open(io.BytesIO(base64.b64decode(b64)))
-            for b64 in re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)]
+    return [
+        Image.open(io.BytesIO(base64.b64decode(b64)))
+        for b64 in re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
+    ]
 
 
 def test_html_is_self_contained_with_two_plots(records, tmp_path, capsys, monkeypatch):
@@ -76,12 +87,15 @@ def test_plots_follow_the_numbers(records):
     assert a.tobytes() != b.tobytes()
 
 
-@pytest.mark.parametrize("setup,needle", [
-    ("missing", "cannot read record"),
-    ("not_json", "is not JSON"),
-    ("not_a_record", "is not a valid profile record: at (top level): 'schema' is a required property"),
-    ("bad_stats", "latency_ms.p50"),
-])
+@pytest.mark.parametrize(
+    "setup,needle",
+    [
+        ("missing", "cannot read record"),
+        ("not_json", "is not JSON"),
+        ("not_a_record", "is not a valid profile record: at (top level): 'schema' is a required property"),
+        ("bad_stats", "latency_ms.p50"),
+    ],
+)
 def test_bad_records_are_one_line_and_exit_2(records, tmp_path, capsys, monkeypatch, setup, needle):
     bad = tmp_path / "bad.json"
     rec = json.loads(records[0][0].read_text())

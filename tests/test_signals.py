@@ -1,5 +1,6 @@
 """SIGTERM and SIGINT during an export, at conversion, verification and the manifest write, leave
 the output folder as it was (the export is parked at each step with EDGE_TEST_HOLD)."""
+
 import os
 import signal
 import subprocess
@@ -10,8 +11,7 @@ import pytest
 
 from tests.profiling_support import REPO
 
-STEP_LINE = {"conversion": "converting", "verification": "verifying against eager",
-             "manifest": "writing the manifest"}
+STEP_LINE = {"conversion": "converting", "verification": "verifying against eager", "manifest": "writing the manifest"}
 
 
 @pytest.mark.parametrize("step", list(STEP_LINE))
@@ -21,9 +21,28 @@ def test_a_signal_mid_export_leaves_the_folder_as_it_was(tmp_path, step, sig, co
     out.mkdir()
     (out / "older-notes.txt").write_text("kept")
     env = {**os.environ, "EDGE_TEST_HOLD": step, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "export", "fasternet_t0", "--target", "onnx",
-                             "--input-size", "64", "--num-classes", "10", "-o", str(out)],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "export",
+            "fasternet_t0",
+            "--target",
+            "onnx",
+            "--input-size",
+            "64",
+            "--num-classes",
+            "10",
+            "-o",
+            str(out),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     seen = []
     deadline = time.monotonic() + 300
     for line in proc.stderr:

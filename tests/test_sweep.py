@@ -2,6 +2,7 @@
 
 Every sweep here starts a real Ray and runs real exports and timings; cells are 64 px, with few runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,17 @@ from edge.sweep.results import COLUMNS, validate_rows  # noqa: E402
 from edge.sweep.runner import KILL_HOOK_ENV  # noqa: E402
 from tests.sweep_support import DIGITS, ROOT, RayCluster, digits_subset, edge_cmd, write_spec  # noqa: E402
 
-GRID = dict(models=["fasternet_t0", "iformer_t"], input_sizes=[64], targets=["litert", "onnx"],
-            quants=["fp32", "int8"], quantization={"calib_samples": 4}, devices=["host"], runs=8, warmup=2,
-            threads=2)
+GRID = dict(
+    models=["fasternet_t0", "iformer_t"],
+    input_sizes=[64],
+    targets=["litert", "onnx"],
+    quants=["fp32", "int8"],
+    quantization={"calib_samples": 4},
+    devices=["host"],
+    runs=8,
+    warmup=2,
+    threads=2,
+)
 SMALL = dict(input_sizes=[64], targets=["onnx"], quants=["fp32"], devices=["host"], runs=5, warmup=1, threads=1)
 
 
@@ -47,7 +56,8 @@ def _intervals(rows, start, end):
 def test_grid_ends_with_one_row_per_cell(grid):
     _, out, result = grid
     assert [(r["model"], r["target"], r["quant"]) for r in result.rows] == [
-        (m, t, q) for m in GRID["models"] for t in GRID["targets"] for q in GRID["quants"]]
+        (m, t, q) for m in GRID["models"] for t in GRID["targets"] for q in GRID["quants"]
+    ]
     assert result.conversions_run + result.conversions_failed == 8 and result.conversions_skipped == 0
     for r in result.rows:  # int8 of random weights can miss the 0.99 cosine bound on CPUs without VNNI
         assert r["status"] in ("ok", "error"), r
@@ -90,8 +100,9 @@ def test_grid_report_has_pareto_and_heatmap(grid):
 def test_rerun_converts_and_times_nothing(grid):
     spec, out, _ = grid
     before = {p: p.stat().st_mtime_ns for p in (out / "conversions").iterdir()}
-    done = subprocess.run(edge_cmd("sweep", str(spec), "-o", str(out), "--json"), capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        edge_cmd("sweep", str(spec), "-o", str(out), "--json"), capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert done.returncode == 0, done.stderr
     counts = json.loads(done.stdout)
     assert (counts["conversions_run"], counts["timings_run"], counts["conversions_failed"]) == (0, 0, 0)
@@ -110,10 +121,13 @@ def test_changed_timing_setting_reruns_timings_only(grid, tmp_path):
     assert all(r["runs"] == 6 for r in result.rows)
 
 
-@pytest.mark.parametrize("change, affected", [
-    ({"quantization": {"calib_samples": 6}}, {"int8"}),          # the quantization section: int8 cells only
-    ({"targets": ["litert", "onnx", "xnnpack"]}, {"xnnpack"}),   # a new target: only its cells are new
-])
+@pytest.mark.parametrize(
+    "change, affected",
+    [
+        ({"quantization": {"calib_samples": 6}}, {"int8"}),  # the quantization section: int8 cells only
+        ({"targets": ["litert", "onnx", "xnnpack"]}, {"xnnpack"}),  # a new target: only its cells are new
+    ],
+)
 def test_changed_parameter_changes_only_affected_keys(tmp_path, change, affected):
     old, _ = expand(load_spec(write_spec(tmp_path / "a.yaml", **GRID)))
     new, _ = expand(load_spec(write_spec(tmp_path / "b.yaml", **{**GRID, **change})))
@@ -126,9 +140,15 @@ def test_worker_killed_mid_conversion_is_retried_and_bad_model_is_an_error_row(t
     monkeypatch.setenv(KILL_HOOK_ENV, str(marker))  # the first worker to reach "converting" kills itself
     monkeypatch.chdir(ROOT)  # the factory below imports from the working folder
     evaluation = digits_subset(tmp_path / "test", "test", per_class=3)
-    spec = write_spec(tmp_path / "sweep.yaml", models=[
-        {"name": "fasternet_t0", "weights": str(DIGITS / "fasternet_t0.safetensors"), "num_classes": 10},
-        "tests.sweep_support:not_exportable"], eval_data=str(evaluation), **SMALL)
+    spec = write_spec(
+        tmp_path / "sweep.yaml",
+        models=[
+            {"name": "fasternet_t0", "weights": str(DIGITS / "fasternet_t0.safetensors"), "num_classes": 10},
+            "tests.sweep_support:not_exportable",
+        ],
+        eval_data=str(evaluation),
+        **SMALL,
+    )
     result = run_sweep(spec, tmp_path / "out", num_cpus=2, progress=False)
     good, bad = result.rows
     assert marker.is_file(), "the test hook never killed a worker"
@@ -150,9 +170,14 @@ def test_two_node_cluster_times_only_on_the_node_with_the_device(tmp_path):
         cluster.nodes(1)
         missing = subprocess.run(sweep, capture_output=True, text=True, timeout=200, env=cluster.env)
         assert missing.returncode == 2  # nobody has the host device yet: one line with the ray start to add
-        assert missing.stderr.strip().splitlines()[-1].startswith(
-            "edge: error: no node of the Ray cluster declares device 'host'; start the node it is attached to "
-            "with: ray start --address HEAD:6379 --resources '{\"edge-device:host\": 1}'")
+        assert (
+            missing.stderr.strip()
+            .splitlines()[-1]
+            .startswith(
+                "edge: error: no node of the Ray cluster declares device 'host'; start the node it is attached to "
+                "with: ray start --address HEAD:6379 --resources '{\"edge-device:host\": 1}'"
+            )
+        )
         cluster.add_node(cpus=1, resources={"edge-device:host": 1})
         nodes = cluster.nodes(2)
         (lab,) = [n["NodeID"] for n in nodes if n["Resources"].get("edge-device:host")]
@@ -170,8 +195,13 @@ def test_ctrl_c_stops_cleanly_without_partial_files(tmp_path):
     spec = write_spec(tmp_path / "sweep.yaml", models=["fasternet_t0"], **SMALL)
     (conv,), _ = expand(load_spec(spec))
     scratch = Path(tempfile.gettempdir()) / "edge-sweep" / f"convert-{conv.key}"
-    proc = subprocess.Popen(edge_cmd("sweep", str(spec), "-o", str(tmp_path / "out"), "--num-cpus", "1"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        edge_cmd("sweep", str(spec), "-o", str(tmp_path / "out"), "--num-cpus", "1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while not scratch.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -184,17 +214,20 @@ def test_ctrl_c_stops_cleanly_without_partial_files(tmp_path):
     assert left == [] and not list((tmp_path / "out" / "conversions").iterdir())
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"modles": ["fasternet_t0"]}, "unknown key sweep.modles. Did you mean 'models'?"),
-    ({"models": ["fasternet_t9"], "targets": ["onnx"]}, "unknown zoo model 'fasternet_t9'"),
-    ({"models": ["fasternet_t0"], "targets": ["xnnpak"]}, "unknown target 'xnnpak'"),
-    ({"models": ["fasternet_t0"], "targets": ["onnx"], "quants": ["fp16"]}, "target onnx does not offer fp16"),
-    ({"models": ["fasternet_t0"], "targets": ["onnx"], "prune": [1.5]}, "prune ratios are fractions"),
-    ({"models": ["fasternet_t0"], "targets": ["onnx"], "devices": ["phone"]}, "unknown --device 'phone'"),
-    ({"models": ["fasternet_t0"], "targets": ["onnx"], "devices": ["adb:R58"]}, "an adb device needs runners.adb"),
-    ({"models": [{"folder": "nowhere"}], "targets": ["onnx"]}, "is not a folder"),
-    ({"models": ["fasternet_t0"], "targets": ["onnx"], "runs": "many"}, "sweep.runs must be an integer"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"modles": ["fasternet_t0"]}, "unknown key sweep.modles. Did you mean 'models'?"),
+        ({"models": ["fasternet_t9"], "targets": ["onnx"]}, "unknown zoo model 'fasternet_t9'"),
+        ({"models": ["fasternet_t0"], "targets": ["xnnpak"]}, "unknown target 'xnnpak'"),
+        ({"models": ["fasternet_t0"], "targets": ["onnx"], "quants": ["fp16"]}, "target onnx does not offer fp16"),
+        ({"models": ["fasternet_t0"], "targets": ["onnx"], "prune": [1.5]}, "prune ratios are fractions"),
+        ({"models": ["fasternet_t0"], "targets": ["onnx"], "devices": ["phone"]}, "unknown --device 'phone'"),
+        ({"models": ["fasternet_t0"], "targets": ["onnx"], "devices": ["adb:R58"]}, "an adb device needs runners.adb"),
+        ({"models": [{"folder": "nowhere"}], "targets": ["onnx"]}, "is not a folder"),
+        ({"models": ["fasternet_t0"], "targets": ["onnx"], "runs": "many"}, "sweep.runs must be an integer"),
+    ],
+)
 def test_bad_spec_is_one_error_naming_the_key(tmp_path, fields, message):
     with pytest.raises(EdgeError) as e:
         load_spec(write_spec(tmp_path / "s.yaml", **fields))
@@ -202,17 +235,23 @@ def test_bad_spec_is_one_error_naming_the_key(tmp_path, fields, message):
 
 
 def test_model_folder_becomes_one_model_per_zoo_weights(tmp_path):
-    spec = load_spec(write_spec(tmp_path / "s.yaml", models=[{"folder": str(DIGITS), "num_classes": 10}],
-                                targets=["onnx"]))
+    spec = load_spec(
+        write_spec(tmp_path / "s.yaml", models=[{"folder": str(DIGITS), "num_classes": 10}], targets=["onnx"])
+    )
     assert [(m.name, Path(m.weights).name) for m in spec.models] == [
-        ("fasternet_t0", "fasternet_t0.safetensors"), ("iformer_t", "iformer_t.safetensors"),
-        ("mobilevit_xxs", "mobilevit_xxs.safetensors")]
+        ("fasternet_t0", "fasternet_t0.safetensors"),
+        ("iformer_t", "iformer_t.safetensors"),
+        ("mobilevit_xxs", "mobilevit_xxs.safetensors"),
+    ]
 
 
-@pytest.mark.parametrize("points, higher, front", [
-    ([(1, 90), (2, 95), (3, 94), (0.5, 80)], True, [3, 0, 1]),   # (3, 94) is slower and worse than (2, 95)
-    ([(1, 5.0), (2, 1.0), (3, 2.0)], False, [0, 1]),             # size: lower is better
-])
+@pytest.mark.parametrize(
+    "points, higher, front",
+    [
+        ([(1, 90), (2, 95), (3, 94), (0.5, 80)], True, [3, 0, 1]),  # (3, 94) is slower and worse than (2, 95)
+        ([(1, 5.0), (2, 1.0), (3, 2.0)], False, [0, 1]),  # size: lower is better
+    ],
+)
 def test_pareto_front(points, higher, front):
     assert pareto_front(points, higher_is_better=higher) == front
 

@@ -1,4 +1,5 @@
 """A backend is one folder plus one registration: the toy .pt2 backend exports, verifies and writes a manifest."""
+
 import json
 
 import pytest
@@ -17,8 +18,13 @@ def toy_registered():
 
 
 def test_a_toy_backend_exports_through_the_pipeline_and_is_verified(toy_registered, tmp_path):
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
-                                torch.nn.Flatten(), torch.nn.Linear(8, 10)).eval()
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, 10),
+    ).eval()
     result = export(model, (torch.randn(1, 3, 32, 32),), target="pt2", out_dir=tmp_path)
     manifest = json.loads(result.manifest_path.read_text())
     assert result.path.suffix == ".pt2" and result.path.exists()

@@ -7,6 +7,7 @@ stages; head: global pool, 1x1 conv to 1280, act, linear. GELU for T0/T1, ReLU f
 Measured here (1000 classes, 224 px): t0 3,905,500 params / 0.335 GMACs, t1 7,595,368 / 0.851,
 t2 14,982,888 / 1.904 — the reference counts.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,8 +29,9 @@ class FasterNetBlock(nn.Module):
 
 
 class FasterNet(nn.Module):
-    def __init__(self, embed_dim: int, act: type[nn.Module], config: ModelConfig,
-                 depths=(1, 2, 8, 2), feature_dim: int = 1280):
+    def __init__(
+        self, embed_dim: int, act: type[nn.Module], config: ModelConfig, depths=(1, 2, 8, 2), feature_dim: int = 1280
+    ):
         super().__init__()
         self.config = config
         self.stem = ConvNormAct(3, embed_dim, 4, 4, act=None, padding=0)
@@ -60,8 +62,18 @@ def _build(name: str, embed_dim: int, act, num_classes: int, input_size: int | N
     size = input_size or 224
     if size % 32:
         raise ValueError(f"{name} needs an input size divisible by 32 (total stride). Got {size}.")
-    return FasterNet(embed_dim, act, ModelConfig(name=name, family="fasternet", input_size=size,
-                                                 num_classes=num_classes, interpolation="bicubic", crop_pct=0.9))
+    return FasterNet(
+        embed_dim,
+        act,
+        ModelConfig(
+            name=name,
+            family="fasternet",
+            input_size=size,
+            num_classes=num_classes,
+            interpolation="bicubic",
+            crop_pct=0.9,
+        ),
+    )
 
 
 @register_model

@@ -18,6 +18,7 @@ Measured here (num_classes=1000, 224 px, edge.models.stats):
   iformer_s  6,563,368 params  1.092 GMACs
   iformer_m  8,907,424 params  1.640 GMACs
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -85,7 +86,7 @@ class SHMA(nn.Module):
         super().__init__()
         qk_dim = dim // reduce
         self.v_dim = dim * ratio
-        self.scale = qk_dim ** -0.5
+        self.scale = qk_dim**-0.5
         self.q = ConvNormAct(dim, qk_dim, 1, act=None)
         self.k = ConvNormAct(dim, qk_dim, 1, act=None)
         self.v_gate = ConvNormAct(dim, 2 * self.v_dim, 1, act=nn.Sigmoid)
@@ -134,9 +135,18 @@ def _attention_triple(dim: int, reduce: int, ffn_ratio: int) -> list[nn.Module]:
 class IFormer(nn.Module):
     config: ModelConfig
 
-    def __init__(self, dims: tuple[int, int, int, int], conv_ratio: int, ffn_ratio: int,
-                 stage3_convs: int, stage3_attn: int, stage4_attn: int = 2,
-                 early_depth: int = 2, num_classes: int = 1000, in_chans: int = 3):
+    def __init__(
+        self,
+        dims: tuple[int, int, int, int],
+        conv_ratio: int,
+        ffn_ratio: int,
+        stage3_convs: int,
+        stage3_attn: int,
+        stage4_attn: int = 2,
+        early_depth: int = 2,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+    ):
         super().__init__()
         d0 = dims[0]
         # FusedIB stem: two stride-2 5x5 convs take the input to 1/4 resolution
@@ -192,8 +202,14 @@ _SPECS: dict[str, dict[str, Any]] = {
 
 def _build(name: str, num_classes: int, input_size: int | None, **kwargs) -> IFormer:
     model = IFormer(num_classes=num_classes, **_SPECS[name], **kwargs)
-    model.config = ModelConfig(name=name, family="iformer", input_size=input_size or 224,
-                               num_classes=num_classes, interpolation="bicubic", crop_pct=0.875)
+    model.config = ModelConfig(
+        name=name,
+        family="iformer",
+        input_size=input_size or 224,
+        num_classes=num_classes,
+        interpolation="bicubic",
+        crop_pct=0.875,
+    )
     return model
 
 

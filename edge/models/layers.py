@@ -4,6 +4,7 @@
 calls them here, so one place decides how they are computed (eager fast path now, custom ops
 that each backend lowers its own way later).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,6 +23,7 @@ M = TypeVar("M", bound=nn.Module)
 def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """Fold an inference-mode BatchNorm into the preceding convolution (returns a new conv, with a bias)."""
     from torch.nn.utils.fusion import fuse_conv_bn_eval
+
     return fuse_conv_bn_eval(conv.eval(), bn.eval())
 
 
@@ -47,11 +49,21 @@ def fold_norm_affine(norm: nn.LayerNorm, consumers: list[nn.Module]) -> None:
 class ConvNormAct(nn.Sequential):
     """Conv (no bias) + BatchNorm + optional activation; `fuse()` folds the BN away."""
 
-    def __init__(self, in_chs, out_chs, kernel_size=1, stride=1, groups=1, act: type[nn.Module] | None = nn.SiLU,
-                 padding: int | None = None):
+    def __init__(
+        self,
+        in_chs,
+        out_chs,
+        kernel_size=1,
+        stride=1,
+        groups=1,
+        act: type[nn.Module] | None = nn.SiLU,
+        padding: int | None = None,
+    ):
         padding = (kernel_size - 1) // 2 if padding is None else padding
-        layers = [nn.Conv2d(in_chs, out_chs, kernel_size, stride, padding, groups=groups, bias=False),
-                  nn.BatchNorm2d(out_chs)]
+        layers = [
+            nn.Conv2d(in_chs, out_chs, kernel_size, stride, padding, groups=groups, bias=False),
+            nn.BatchNorm2d(out_chs),
+        ]
         if act is not None:
             layers.append(act())
         super().__init__(*layers)

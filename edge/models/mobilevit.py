@@ -8,6 +8,7 @@ projection back, and a 3x3 fusion conv over [input, output]. SiLU everywhere, 4 
 Measured here (1000 classes, 256 px): xxs 1,272,024 params / 0.329 GMACs,
 xs 2,317,848 / 0.909, s 5,578,632 / 1.823 — the reference counts.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -68,8 +69,8 @@ class MultiHeadSelfAttention(nn.Module):
         parts = [nn.Linear(dim, dim).to(self.qkv.weight.dtype) for _ in range(3)]
         for i, lin in enumerate(parts):
             factor = self.scale if i == 0 else 1.0
-            lin.weight.copy_(self.qkv.weight[i * dim:(i + 1) * dim] * factor)
-            lin.bias.copy_(self.qkv.bias[i * dim:(i + 1) * dim] * factor)
+            lin.weight.copy_(self.qkv.weight[i * dim : (i + 1) * dim] * factor)
+            lin.bias.copy_(self.qkv.bias[i * dim : (i + 1) * dim] * factor)
         self.split = nn.ModuleList(parts)
         del self.qkv
 
@@ -106,17 +107,17 @@ def unfold_patch_grid(x: torch.Tensor, p: int) -> torch.Tensor:
     """
     b, c, h, w = x.shape
     hp, wp = h // p, w // p
-    x = x.permute(0, 2, 3, 1).reshape(b * hp, p, wp, p * c)         # (B h', pi, w', pj C)
-    x = x.permute(1, 0, 2, 3).reshape(p * b, hp * wp, p, c)         # (pi B, N, pj, C)
-    return x.permute(0, 2, 1, 3).reshape(p * b * p, hp * wp, c)     # (pi B pj, N, C)
+    x = x.permute(0, 2, 3, 1).reshape(b * hp, p, wp, p * c)  # (B h', pi, w', pj C)
+    x = x.permute(1, 0, 2, 3).reshape(p * b, hp * wp, p, c)  # (pi B, N, pj, C)
+    return x.permute(0, 2, 1, 3).reshape(p * b * p, hp * wp, c)  # (pi B pj, N, C)
 
 
 def fold_patch_grid(x: torch.Tensor, batch: int, height: int, width: int, p: int) -> torch.Tensor:
     """Inverse of `unfold_patch_grid`, also rank <= 4 throughout."""
     c = x.shape[-1]
     hp, wp = height // p, width // p
-    x = x.reshape(p * batch, p, hp * wp, c).permute(0, 2, 1, 3)     # (pi B, N, pj, C)
-    x = x.reshape(p, batch * hp, wp, p * c).permute(1, 0, 2, 3)     # (B h', pi, w', pj C)
+    x = x.reshape(p * batch, p, hp * wp, c).permute(0, 2, 1, 3)  # (pi B, N, pj, C)
+    x = x.reshape(p, batch * hp, wp, p * c).permute(1, 0, 2, 3)  # (B h', pi, w', pj C)
     return x.reshape(batch, height, width, c).permute(0, 3, 1, 2)
 
 
@@ -146,7 +147,7 @@ class MobileViTBlock(nn.Module):
 @dataclass(frozen=True)
 class MobileViTSpec:
     channels: tuple[int, int, int, int, int]  # outputs of stages 1-5
-    dims: tuple[int, int, int]                # transformer widths, stages 3-5
+    dims: tuple[int, int, int]  # transformer widths, stages 3-5
     expansion: float
     depths: tuple[int, int, int] = (2, 4, 3)
     stem: int = 16
@@ -161,13 +162,13 @@ class MobileViT(nn.Module):
         self.stem = ConvNormAct(3, spec.stem, 3, 2)
         stages = [
             nn.Sequential(InvertedResidual(spec.stem, c1, 1, e)),
-            nn.Sequential(InvertedResidual(c1, c2, 2, e), InvertedResidual(c2, c2, 1, e),
-                          InvertedResidual(c2, c2, 1, e)),
+            nn.Sequential(
+                InvertedResidual(c1, c2, 2, e), InvertedResidual(c2, c2, 1, e), InvertedResidual(c2, c2, 1, e)
+            ),
         ]
         prev = c2
         for chs, dim, depth in zip((c3, c4, c5), spec.dims, spec.depths):
-            stages.append(nn.Sequential(InvertedResidual(prev, chs, 2, e),
-                                        MobileViTBlock(chs, dim, 2 * dim, depth)))
+            stages.append(nn.Sequential(InvertedResidual(prev, chs, 2, e), MobileViTBlock(chs, dim, 2 * dim, depth)))
             prev = chs
         self.stages = nn.Sequential(*stages)
         self.head_conv = ConvNormAct(c5, min(4 * c5, 960), 1)
@@ -188,24 +189,37 @@ def _build(name: str, spec: MobileViTSpec, num_classes: int, input_size: int | N
     size = input_size or 256
     if size % 64:
         raise ValueError(f"{name} needs an input size divisible by 64 (2x2 patches at stride 32). Got {size}.")
-    return MobileViT(spec, ModelConfig(name=name, family="mobilevit", input_size=size, num_classes=num_classes,
-                                       mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), interpolation="bilinear",
-                                       crop_pct=0.9))
+    return MobileViT(
+        spec,
+        ModelConfig(
+            name=name,
+            family="mobilevit",
+            input_size=size,
+            num_classes=num_classes,
+            mean=(0.0, 0.0, 0.0),
+            std=(1.0, 1.0, 1.0),
+            interpolation="bilinear",
+            crop_pct=0.9,
+        ),
+    )
 
 
 @register_model
 def mobilevit_xxs(num_classes: int = 1000, input_size: int | None = None, **kwargs):
-    return _build("mobilevit_xxs", MobileViTSpec((16, 24, 48, 64, 80), (64, 80, 96), 2.0), num_classes, input_size,
-                  **kwargs)
+    return _build(
+        "mobilevit_xxs", MobileViTSpec((16, 24, 48, 64, 80), (64, 80, 96), 2.0), num_classes, input_size, **kwargs
+    )
 
 
 @register_model
 def mobilevit_xs(num_classes: int = 1000, input_size: int | None = None, **kwargs):
-    return _build("mobilevit_xs", MobileViTSpec((32, 48, 64, 80, 96), (96, 120, 144), 4.0), num_classes, input_size,
-                  **kwargs)
+    return _build(
+        "mobilevit_xs", MobileViTSpec((32, 48, 64, 80, 96), (96, 120, 144), 4.0), num_classes, input_size, **kwargs
+    )
 
 
 @register_model
 def mobilevit_s(num_classes: int = 1000, input_size: int | None = None, **kwargs):
-    return _build("mobilevit_s", MobileViTSpec((32, 64, 96, 128, 160), (144, 192, 240), 4.0), num_classes,
-                  input_size, **kwargs)
+    return _build(
+        "mobilevit_s", MobileViTSpec((32, 64, 96, 128, 160), (144, 192, 240), 4.0), num_classes, input_size, **kwargs
+    )

@@ -2,6 +2,7 @@
 
 A duplicate name is an error (timm only warns; silently replacing a model is a bug here).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,9 +37,7 @@ class ModelConfig:
         if self.num_classes < 1:
             raise ValueError(f"num_classes must be a positive integer. Got {self.num_classes}.")
         if self.interpolation not in ("bilinear", "bicubic", "nearest"):
-            raise ValueError(
-                f"interpolation must be bilinear, bicubic or nearest. Got {self.interpolation!r}."
-            )
+            raise ValueError(f"interpolation must be bilinear, bicubic or nearest. Got {self.interpolation!r}.")
 
     def to_dict(self) -> dict:
         return {

@@ -1,4 +1,5 @@
 """Parameter and multiply-accumulate counts, as the zoo's table and `edge list` report them."""
+
 from __future__ import annotations
 
 import torch

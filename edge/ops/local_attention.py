@@ -5,6 +5,7 @@ among themselves: MobileViT's patch grid (the pixels at one offset inside every 
 non-overlapping windows, or the whole map (one group per image). Registered with torch.library
 and a fake kernel, so torch.export keeps it as ONE node that every backend lowers its own way.
 """
+
 from __future__ import annotations
 
 import math

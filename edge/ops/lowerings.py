@@ -3,6 +3,7 @@
 Both formulations use only rank <= 4 tensors, 3-D batched matmuls and no masking ops, which
 every converter here (executorch, litert-torch, coremltools, torch.onnx) takes as is.
 """
+
 from __future__ import annotations
 
 import math

@@ -3,6 +3,7 @@
 x is (B, C, H, W), weight (C_p, C_p, k, k) with stride 1 and 'same' padding. One node in
 torch.export, so each backend can pick split/conv/cat, slices + conv + cat, or another form.
 """
+
 from __future__ import annotations
 
 import torch

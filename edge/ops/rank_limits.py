@@ -4,6 +4,7 @@ MobileViT-style patch unfolding written by users reshapes to 6-D and permutes th
 delegate and Core ML reject such tensors. Any permutation can be built from "swap two adjacent
 blocks of dims", and each swap is one transpose of a 4-D view (before, block1, block2, after).
 """
+
 from __future__ import annotations
 
 import functools
@@ -17,7 +18,7 @@ MAX_RANK = 4
 def permute_as_rank4_swaps(x: torch.Tensor, perm: list[int]) -> torch.Tensor:
     rank = x.dim()
     perm = [p % rank for p in perm]
-    order = list(range(rank))        # which original dim sits at each position now
+    order = list(range(rank))  # which original dim sits at each position now
     sizes = list(x.shape)
     y = x
     k = 0
@@ -30,10 +31,14 @@ def permute_as_rank4_swaps(x: torch.Tensor, perm: list[int]) -> torch.Tensor:
         while k + length < rank and pos + length < rank and order[pos + length] == perm[k + length]:
             length += 1
         cur = [sizes[d] for d in order]
-        view = (math.prod(cur[:k]), math.prod(cur[k:pos]), math.prod(cur[pos:pos + length]),
-                math.prod(cur[pos + length:]))
+        view = (
+            math.prod(cur[:k]),
+            math.prod(cur[k:pos]),
+            math.prod(cur[pos : pos + length]),
+            math.prod(cur[pos + length :]),
+        )
         y = y.reshape(view).transpose(1, 2)
-        order = order[:k] + order[pos:pos + length] + order[k:pos] + order[pos + length:]
+        order = order[:k] + order[pos : pos + length] + order[k:pos] + order[pos + length :]
         k += length
     return y.reshape([sizes[d] for d in perm])
 
@@ -41,7 +46,7 @@ def permute_as_rank4_swaps(x: torch.Tensor, perm: list[int]) -> torch.Tensor:
 def unbind_flat(x: torch.Tensor, dim: int) -> list[torch.Tensor]:
     """unbind of a high-rank tensor through a rank-3 view (before, n, after): no rank > 4 slices."""
     dim = dim % x.dim()
-    before, after = math.prod(x.shape[:dim]), math.prod(x.shape[dim + 1:])
+    before, after = math.prod(x.shape[:dim]), math.prod(x.shape[dim + 1 :])
     flat = x.reshape(before, x.shape[dim], after)
     rest = [s for i, s in enumerate(x.shape) if i != dim]
     return [flat[:, i].reshape(rest) for i in range(x.shape[dim])]
@@ -85,9 +90,18 @@ def select__rank4(x, dim, index):
     return unbind_flat(x, dim)[index % x.shape[dim]]
 
 
-_RESHAPES = {aten.view.default, aten._unsafe_view.default, aten.reshape.default, aten.clone.default,
-             aten.alias.default, aten.unsqueeze.default, aten.squeeze.dim, aten.squeeze.dims, aten.squeeze.default,
-             aten.flatten.using_ints}
+_RESHAPES = {
+    aten.view.default,
+    aten._unsafe_view.default,
+    aten.reshape.default,
+    aten.clone.default,
+    aten.alias.default,
+    aten.unsqueeze.default,
+    aten.squeeze.dim,
+    aten.squeeze.dims,
+    aten.squeeze.default,
+    aten.flatten.using_ints,
+}
 
 
 def _is_reshape(node) -> bool:
@@ -131,9 +145,14 @@ def _chains_through_high_rank(program) -> list[tuple]:
 def _register_for_rank4_targets() -> None:
     from edge.lowering import finisher, lowering
     from edge.targets import TARGETS
+
     for backend in (t.name for t in TARGETS.values() if t.max_rank == MAX_RANK):
-        for op, fn in ((aten.permute.default, permute__rank4), (aten.unbind.int, unbind__rank4),
-                       (aten.select.int, select__rank4), (aten.transpose.int, transpose__rank4)):
+        for op, fn in (
+            (aten.permute.default, permute__rank4),
+            (aten.unbind.int, unbind__rank4),
+            (aten.select.int, select__rank4),
+            (aten.transpose.int, transpose__rank4),
+        ):
             named = functools.wraps(fn)(lambda *a, _fn=fn, **k: _fn(*a, **k))
             named.__name__ = fn.__name__.replace("rank4", backend)
             lowering(op, backend)(named)

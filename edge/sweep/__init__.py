@@ -4,6 +4,7 @@ spec.py (the YAML), cells.py (the grid and each cell's key), store.py (the folde
 devices as resources), tasks.py (one conversion, one timing), runner.py (the loop), results.py (the
 table), report.py (the HTML), cli.py (the command).
 """
+
 from edge.sweep.runner import SweepResult, run_sweep
 from edge.sweep.spec import SweepSpec, load_spec
 

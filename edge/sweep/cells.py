@@ -5,6 +5,7 @@ makes one profile record. Each has a key hashed from everything that decides its
 spec, the weights' and data's content hashes, the settings, and the versions of the tools involved.
 A rerun skips a cell whose stored result carries the same key.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,11 +24,11 @@ KEY_CHARS = 16
 @dataclass(frozen=True)
 class Conversion:
     model: ModelEntry
-    label: str                  # the model's name in the table
-    input_size: int | None      # None: the model's own
+    label: str  # the model's name in the table
+    input_size: int | None  # None: the model's own
     target: str
     quant: str
-    prune: float                # 0 = unpruned
+    prune: float  # 0 = unpruned
     key: str
 
     @property
@@ -90,24 +91,38 @@ def _digest(data: dict) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:KEY_CHARS]
 
 
-def conversion_inputs(spec: SweepSpec, m: ModelEntry, size: int | None, target: str, quant: str,
-                      prune: float) -> dict:
+def conversion_inputs(spec: SweepSpec, m: ModelEntry, size: int | None, target: str, quant: str, prune: float) -> dict:
     """Everything a conversion's result depends on (hashed into its key, stored beside its artifact)."""
     from edge.manifest import tool_versions
     from edge.targets import TARGETS
+
     q = spec.quantization
     quantization = None
     if quant == "int8" and q is not None:  # the section applies to int8 only
-        quantization = {**dataclasses.asdict(q), "calib": content_hash(q.calib), "tune_runner": content_hash(
-            q.tune_runner) if q.tune_runner not in (None, "app") else q.tune_runner}
-    return {"model": {"name": m.name, "factory": m.factory, "factory_source": factory_source_hash(m.factory),
-                      "weights": content_hash(m.weights), "num_classes": m.num_classes,
-                      "labels": content_hash(m.labels)},
-            "input_size": size, "target": target, "quant": quant, "quantization": quantization,
-            "prune": {"ratio": prune, **dataclasses.asdict(spec.pruning)} if prune and spec.pruning else
-            ({"ratio": prune} if prune else None),
-            "eval_data": content_hash(spec.eval_data),
-            "versions": tool_versions(TARGETS[target].packages)}
+        quantization = {
+            **dataclasses.asdict(q),
+            "calib": content_hash(q.calib),
+            "tune_runner": content_hash(q.tune_runner) if q.tune_runner not in (None, "app") else q.tune_runner,
+        }
+    return {
+        "model": {
+            "name": m.name,
+            "factory": m.factory,
+            "factory_source": factory_source_hash(m.factory),
+            "weights": content_hash(m.weights),
+            "num_classes": m.num_classes,
+            "labels": content_hash(m.labels),
+        },
+        "input_size": size,
+        "target": target,
+        "quant": quant,
+        "quantization": quantization,
+        "prune": {"ratio": prune, **dataclasses.asdict(spec.pruning)}
+        if prune and spec.pruning
+        else ({"ratio": prune} if prune else None),
+        "eval_data": content_hash(spec.eval_data),
+        "versions": tool_versions(TARGETS[target].packages),
+    }
 
 
 def timing_inputs(spec: SweepSpec, conversion: Conversion, device: str) -> dict:
@@ -116,8 +131,14 @@ def timing_inputs(spec: SweepSpec, conversion: Conversion, device: str) -> dict:
         kind = device.partition(":")[0]
         runner = getattr(spec.runners, kind, None) if kind in ("adb", "ios") else None
         runner = content_hash(runner) if runner not in (None, "app") and Path(runner).exists() else runner
-    return {"conversion": conversion.key, "device": device, "runner": runner, "runs": spec.runs,
-            "warmup": spec.warmup, "threads": spec.threads}
+    return {
+        "conversion": conversion.key,
+        "device": device,
+        "runner": runner,
+        "runs": spec.runs,
+        "warmup": spec.warmup,
+        "threads": spec.threads,
+    }
 
 
 def expand(spec: SweepSpec) -> tuple[list[Conversion], list[Timing]]:

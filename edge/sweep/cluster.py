@@ -4,6 +4,7 @@ Devices are Ray custom resources named `edge-device:<device>` with capacity 1, d
 they hang off (`ray start ... --resources '{"edge-device:adb:SERIAL": 1}'`). A timing task asks for
 one unit, so Ray runs it on that node and never runs two timings on one device at once.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,12 +44,19 @@ def connect(address: str | None, devices: list[str], num_cpus: int | None = None
         if address:
             ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=num_cpus or os.cpu_count(), resources={device_resource(d): 1 for d in devices},
-                     include_dashboard=False, object_store_memory=512 * 1024 ** 2, **quiet)
+            ray.init(
+                num_cpus=num_cpus or os.cpu_count(),
+                resources={device_resource(d): 1 for d in devices},
+                include_dashboard=False,
+                object_store_memory=512 * 1024**2,
+                **quiet,
+            )
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"the Ray cluster at {address!r}" if address else "a local Ray"
-        raise EdgeError(f"cannot start or join {where} ({str(e).splitlines()[0][:200]}); check --address / "
-                        "RAY_ADDRESS and that 'ray start --head' runs there.") from None
+        raise EdgeError(
+            f"cannot start or join {where} ({str(e).splitlines()[0][:200]}); check --address / "
+            "RAY_ADDRESS and that 'ray start --head' runs there."
+        ) from None
     try:
         yield ray
     finally:
@@ -61,8 +69,10 @@ def device_nodes(ray, devices: list[str]) -> dict[str, list[dict]]:
     found = {d: [n for n in nodes if n["Resources"].get(device_resource(d), 0) >= 1] for d in devices}
     missing = [d for d, ns in found.items() if not ns]
     if missing:
-        raise EdgeError(f"no node of the Ray cluster declares device {missing[0]!r}; start the node it is attached to "
-                        f"with: {declare_command(missing)}")
+        raise EdgeError(
+            f"no node of the Ray cluster declares device {missing[0]!r}; start the node it is attached to "
+            f"with: {declare_command(missing)}"
+        )
     return found
 
 

@@ -1,4 +1,5 @@
 """The sweep's progress: a bar with cells done / failed / running on a terminal, one line per cell elsewhere."""
+
 from __future__ import annotations
 
 import time
@@ -7,6 +8,7 @@ import time
 class SweepProgress:
     def __init__(self, total: int, resumed: int, failed: int = 0, console=None, enabled: bool = True):
         from rich.console import Console
+
         self.console = console or Console(stderr=True)
         self.total, self.done, self.failed, self.running = total, resumed, failed, 0
         self.enabled = enabled
@@ -14,16 +16,25 @@ class SweepProgress:
         self.bar = None
         if enabled and self.console.is_terminal:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-            self.bar = Progress(TextColumn("[bold]sweep[/]"), BarColumn(), TextColumn("{task.description}"),
-                                TimeElapsedColumn(), console=self.console, transient=False)
+
+            self.bar = Progress(
+                TextColumn("[bold]sweep[/]"),
+                BarColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=False,
+            )
             self.task = self.bar.add_task(self._text(), total=total, completed=resumed + failed)
             self.bar.start()
         if enabled and (resumed or failed):
             self.note(f"sweep: {resumed + failed} of {total} cells already done ({failed} of them failed before)")
 
     def _text(self) -> str:
-        return (f"{self.done + self.failed}/{self.total} cells: [green]{self.done} done[/], "
-                f"[red]{self.failed} failed[/], [yellow]{self.running} running[/]")
+        return (
+            f"{self.done + self.failed}/{self.total} cells: [green]{self.done} done[/], "
+            f"[red]{self.failed} failed[/], [yellow]{self.running} running[/]"
+        )
 
     def cell(self, title: str, status: str, detail: str = "") -> None:
         if status == "error":
@@ -33,8 +44,9 @@ class SweepProgress:
         if not self.enabled:
             return
         colour = {"ok": "green", "error": "red", "skipped": "yellow"}.get(status, "white")
-        line = f"[dim]{time.perf_counter() - self.start:6.1f}s[/] [{colour}]{status:7}[/] {title}" + \
-               (f"  {detail}" if detail else "")
+        line = f"[dim]{time.perf_counter() - self.start:6.1f}s[/] [{colour}]{status:7}[/] {title}" + (
+            f"  {detail}" if detail else ""
+        )
         if self.bar is not None:
             self.bar.console.print(line)
             self.bar.update(self.task, completed=self.done + self.failed, description=self._text())

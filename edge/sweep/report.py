@@ -2,6 +2,7 @@
 heatmap of the best p50, then the whole table. One self-contained file (plots as base64 PNG); the
 profile records also go through `edge report` (runtimes/report.py) into latency.html beside it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,8 +32,9 @@ def pareto_front(points: list[tuple[float, float]], higher_is_better: bool) -> l
     for i, (x, y) in enumerate(points):
         better = (lambda b, a: b >= a) if higher_is_better else (lambda b, a: b <= a)
         strictly = (lambda b, a: b > a) if higher_is_better else (lambda b, a: b < a)
-        dominated = any(px <= x and better(py, y) and (px < x or strictly(py, y))
-                        for j, (px, py) in enumerate(points) if j != i)
+        dominated = any(
+            px <= x and better(py, y) and (px < x or strictly(py, y)) for j, (px, py) in enumerate(points) if j != i
+        )
         if not dominated:
             front.append(i)
     return sorted(front, key=lambda i: points[i][0])
@@ -40,6 +42,7 @@ def pareto_front(points: list[tuple[float, float]], higher_is_better: bool) -> l
 
 def _figure(width: float, height: float):
     from matplotlib.figure import Figure  # no pyplot: no global state, no display
+
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
@@ -66,8 +69,15 @@ def pareto_plot(rows: list[dict], device: str) -> tuple[str, str]:
         for quant in sorted({r["quant"] for r in pts}):
             sel = [r for r in pts if r["target"] == target and r["quant"] == quant]
             if sel:
-                ax.scatter([r["p50_ms"] for r in sel], [r[ykey] for r in sel], color=f"C{i % 10}",
-                           marker=markers.get(quant, "o"), s=55, label=f"{target} {quant}", alpha=0.85)
+                ax.scatter(
+                    [r["p50_ms"] for r in sel],
+                    [r[ykey] for r in sel],
+                    color=f"C{i % 10}",
+                    marker=markers.get(quant, "o"),
+                    s=55,
+                    label=f"{target} {quant}",
+                    alpha=0.85,
+                )
     if front:
         ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "k--", lw=1, label="Pareto front")
         for i in front:
@@ -94,8 +104,12 @@ def heatmap(rows: list[dict], device: str) -> str:
             best = min(ok, key=lambda r: r["p50_ms"]) if ok else None
             line.append(best["p50_ms"] if best else math.nan)
             failed = sum(r["status"] == "error" for r in sel if r["model"] == m and r["target"] == t)
-            note_line.append(f"{best['p50_ms']:.2f} ms\n{best['quant']}" + (f" p{round(best['prune'] * 100)}"
-                             if best["prune"] else "") if best else ("error" if failed else "not run"))
+            note_line.append(
+                f"{best['p50_ms']:.2f} ms\n{best['quant']}"
+                + (f" p{round(best['prune'] * 100)}" if best["prune"] else "")
+                if best
+                else ("error" if failed else "not run")
+            )
         grid.append(line)
         notes.append(note_line)
     fig = _figure(max(4.0, 1.8 * len(targets) + 2.5), max(2.5, 0.8 * len(models) + 1.5))
@@ -120,10 +134,23 @@ def _cell(value) -> str:
     return str(value)
 
 
-_TABLE = [("model", "model"), ("input_size", "px"), ("target", "target"), ("quant", "quant"), ("prune", "prune"),
-          ("device", "device"), ("status", "status"), ("p50_ms", "p50 ms"), ("p90_ms", "p90 ms"),
-          ("size_mb", "size MB"), ("parity", "parity"), ("cosine", "cosine"), ("top1", "top-1 %"),
-          ("eager_top1", "eager top-1 %"), ("error", "error / note")]
+_TABLE = [
+    ("model", "model"),
+    ("input_size", "px"),
+    ("target", "target"),
+    ("quant", "quant"),
+    ("prune", "prune"),
+    ("device", "device"),
+    ("status", "status"),
+    ("p50_ms", "p50 ms"),
+    ("p90_ms", "p90 ms"),
+    ("size_mb", "size MB"),
+    ("parity", "parity"),
+    ("cosine", "cosine"),
+    ("top1", "top-1 %"),
+    ("eager_top1", "eager top-1 %"),
+    ("error", "error / note"),
+]
 _LEFT = ("model", "target", "quant", "device", "status", "parity", "error")
 
 
@@ -132,30 +159,42 @@ def table_html(rows: list[dict]) -> str:
     body = []
     for r in rows:
         values = {**r, "error": r["error"] or r["note"], "prune": f"{round(r['prune'] * 100)}%" if r["prune"] else "0"}
-        cells = "".join(f"<td class={'l' if k in _LEFT else ''}>{html.escape(_cell(values[k]))}</td>" for k, _ in _TABLE)
+        cells = "".join(
+            f"<td class={'l' if k in _LEFT else ''}>{html.escape(_cell(values[k]))}</td>" for k, _ in _TABLE
+        )
         body.append(f"<tr class={r['status']}>{cells}</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
 def render(rows: list[dict], has_latency_page: bool) -> str:
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "error", "skipped", "pending")}
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>edge sweep</title><style>{_CSS}</style>"
-             f"</head><body><h1>edge sweep</h1><p class=note>{len(rows)} cells: {counts['ok']} measured, "
-             f"{counts['error']} failed, {counts['skipped']} skipped (device cannot run the format), "
-             f"{counts['pending']} not done. Generated {html.escape(now_iso())}. p50/p90 per inference after warm-up."
-             + (" Per-record details (memory, load time, delegate partitions): <a href='latency.html'>latency.html"
-                "</a>." if has_latency_page else "") + "</p>"]
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>edge sweep</title><style>{_CSS}</style>"
+        f"</head><body><h1>edge sweep</h1><p class=note>{len(rows)} cells: {counts['ok']} measured, "
+        f"{counts['error']} failed, {counts['skipped']} skipped (device cannot run the format), "
+        f"{counts['pending']} not done. Generated {html.escape(now_iso())}. p50/p90 per inference after warm-up."
+        + (
+            " Per-record details (memory, load time, delegate partitions): <a href='latency.html'>latency.html</a>."
+            if has_latency_page
+            else ""
+        )
+        + "</p>"
+    ]
     for device in dict.fromkeys(r["device"] for r in rows):
         if not any(r["device"] == device and r["status"] == "ok" for r in rows):  # nothing to plot
             reasons = sorted({r["error"] or r["note"] or r["status"] for r in rows if r["device"] == device})
-            parts.append(f"<h2>{html.escape(device)}</h2><p class=note>no cell was measured on this device: "
-                         f"{html.escape('; '.join(reasons)[:600])}</p>")
+            parts.append(
+                f"<h2>{html.escape(device)}</h2><p class=note>no cell was measured on this device: "
+                f"{html.escape('; '.join(reasons)[:600])}</p>"
+            )
             continue
         png, yaxis = pareto_plot(rows, device)
-        parts.append(f"<h2>{html.escape(device)}</h2><h3>Latency vs {html.escape(yaxis)}</h3>"
-                     f"<img alt='pareto {html.escape(device)}' src='data:image/png;base64,{png}'>"
-                     f"<h3>Model x target</h3><img alt='heatmap {html.escape(device)}' "
-                     f"src='data:image/png;base64,{heatmap(rows, device)}'>")
+        parts.append(
+            f"<h2>{html.escape(device)}</h2><h3>Latency vs {html.escape(yaxis)}</h3>"
+            f"<img alt='pareto {html.escape(device)}' src='data:image/png;base64,{png}'>"
+            f"<h3>Model x target</h3><img alt='heatmap {html.escape(device)}' "
+            f"src='data:image/png;base64,{heatmap(rows, device)}'>"
+        )
     parts.append(f"<h2>All cells</h2>{table_html(rows)}</body></html>")
     return "".join(parts)
 
@@ -163,6 +202,7 @@ def render(rows: list[dict], has_latency_page: bool) -> str:
 def write_report(rows: list[dict], records: list[dict], root: Path) -> Path:
     if records:
         from runtimes.report import write_html
+
         write_html(records, root / "latency.html")
     out = root / "report.html"
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")

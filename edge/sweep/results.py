@@ -3,6 +3,7 @@
 Rows are rebuilt from the stored records of the spec's current cells, so a rerun with a changed
 spec reports exactly the grid it asks for (records of other grids stay in the folder, unused).
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,6 +29,7 @@ COLUMNS = load_schema()["required"]
 def validate_rows(rows: list[dict]) -> None:
     """jsonschema.ValidationError on the first row that does not match the schema."""
     import jsonschema
+
     validator = jsonschema.Draft202012Validator(load_schema())
     for row in rows:
         validator.validate(row)
@@ -52,17 +54,35 @@ def build_row(spec: SweepSpec, store: Store, t: Timing) -> dict:
         status, error = "pending", None
     size = summary.get("size_bytes")
     return {
-        "model": c.label, "input_size": c.input_size, "target": c.target, "quant": c.quant, "prune": c.prune,
-        "device": t.device, "status": status, "p50_ms": latency.get("p50"), "p90_ms": latency.get("p90"),
-        "size_mb": round(size / 1e6, 4) if size else None, "parity": summary.get("parity_status"),
-        "cosine": summary.get("cosine"), "top1": summary.get("top1"), "eager_top1": summary.get("eager_top1"),
-        "error": error, "note": timing.get("error") if timing.get("status") == "skipped" else None,
-        "params": summary.get("params"), "gmacs": summary.get("gmacs"),
+        "model": c.label,
+        "input_size": c.input_size,
+        "target": c.target,
+        "quant": c.quant,
+        "prune": c.prune,
+        "device": t.device,
+        "status": status,
+        "p50_ms": latency.get("p50"),
+        "p90_ms": latency.get("p90"),
+        "size_mb": round(size / 1e6, 4) if size else None,
+        "parity": summary.get("parity_status"),
+        "cosine": summary.get("cosine"),
+        "top1": summary.get("top1"),
+        "eager_top1": summary.get("eager_top1"),
+        "error": error,
+        "note": timing.get("error") if timing.get("status") == "skipped" else None,
+        "params": summary.get("params"),
+        "gmacs": summary.get("gmacs"),
         "artifact": f"artifacts/{c.key}/{conv['artifact']}" if conv.get("status") == "ok" else None,
-        "conversion_key": c.key, "timing_key": t.key, "convert_node": conv.get("node"),
-        "convert_started": conv.get("started"), "convert_ended": conv.get("ended"),
-        "timing_node": timing.get("node"), "timing_started": timing.get("started"),
-        "timing_ended": timing.get("ended"), "threads": spec.threads, "runs": spec.runs,
+        "conversion_key": c.key,
+        "timing_key": t.key,
+        "convert_node": conv.get("node"),
+        "convert_started": conv.get("started"),
+        "convert_ended": conv.get("ended"),
+        "timing_node": timing.get("node"),
+        "timing_started": timing.get("started"),
+        "timing_ended": timing.get("ended"),
+        "threads": spec.threads,
+        "runs": spec.runs,
     }
 
 
@@ -87,6 +107,7 @@ def _write_atomic(path: Path, text: str) -> None:
 def write_results(spec: SweepSpec, store: Store, conversions: list[Conversion], timings: list[Timing]):
     """results.csv, results.jsonl, report.html (and latency.html, edge report's view of the records)."""
     from edge.sweep.report import write_report
+
     rows = [build_row(spec, store, t) for t in timings]
     validate_rows(rows)
     root = store.root

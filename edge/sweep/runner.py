@@ -4,6 +4,7 @@ Conversions are Ray tasks of one CPU each, so they run in parallel on any node. 
 its device's resource (cluster.py), so it runs on the node the device hangs off, one at a time per
 device. Results come back as data and are written here (store.py), so the nodes share no files.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,19 +36,35 @@ class SweepResult:
     seconds: float = 0.0
 
     def counts(self) -> dict:
-        return {k: getattr(self, k) for k in ("conversions_run", "conversions_skipped", "conversions_failed",
-                                              "timings_run", "timings_skipped", "timings_failed")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "conversions_run",
+                "conversions_skipped",
+                "conversions_failed",
+                "timings_run",
+                "timings_skipped",
+                "timings_failed",
+            )
+        }
 
 
-def run_sweep(spec: str | Path | SweepSpec, out_dir: str | Path, address: str | None = None,
-              num_cpus: int | None = None, progress: bool = True, console=None,
-              retry_failed: bool = False) -> SweepResult:
+def run_sweep(
+    spec: str | Path | SweepSpec,
+    out_dir: str | Path,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    progress: bool = True,
+    console=None,
+    retry_failed: bool = False,
+) -> SweepResult:
     """Run what is not done yet; return counts, rows and the paths of the table and the report.
 
     A conversion that failed is not tried again with the same inputs unless retry_failed (its worker
     dying is not such a failure); a failed timing is (a phone may have been unplugged)."""
     from edge.sweep.progress import SweepProgress
     from edge.sweep.results import write_results
+
     start = time.perf_counter()
     spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
     store = Store(out_dir)
@@ -59,8 +76,13 @@ def run_sweep(spec: str | Path | SweepSpec, out_dir: str | Path, address: str | 
     pending_conv = [c for c in conversions if c.key not in done_conv]
     pending_time = [t for t in timings if t.key not in done_time and t.conversion.key not in failed_conv]
     result.conversions_skipped, result.timings_skipped = len(done_conv), len(done_time)
-    bar = SweepProgress(len(timings), len(done_time), sum(t.conversion.key in failed_conv for t in timings),
-                        console=console, enabled=progress)
+    bar = SweepProgress(
+        len(timings),
+        len(done_time),
+        sum(t.conversion.key in failed_conv for t in timings),
+        console=console,
+        enabled=progress,
+    )
     try:
         if pending_time or pending_conv:
             _run(spec, store, pending_conv, pending_time, address, num_cpus, bar, result)
@@ -71,9 +93,18 @@ def run_sweep(spec: str | Path | SweepSpec, out_dir: str | Path, address: str | 
     return result
 
 
-def _run(spec: SweepSpec, store: Store, pending_conv: list[Conversion], pending_time: list[Timing],
-         address: str | None, num_cpus: int | None, bar, result: SweepResult) -> None:
+def _run(
+    spec: SweepSpec,
+    store: Store,
+    pending_conv: list[Conversion],
+    pending_time: list[Timing],
+    address: str | None,
+    num_cpus: int | None,
+    bar,
+    result: SweepResult,
+) -> None:
     from edge.sweep import tasks
+
     devices = sorted({t.device for t in pending_time})
     with connect(address, spec.devices, num_cpus) as ray:
         nodes = device_nodes(ray, devices)
@@ -94,10 +125,19 @@ def _run(spec: SweepSpec, store: Store, pending_conv: list[Conversion], pending_
                 if reason:
                     finish_timing(t, {"status": "skipped", "error": reason, "started": None, "ended": None})
                     continue
-                job = {"key": t.key, "device": t.device, "artifact": record["artifact"], "runs": spec.runs,
-                       "warmup": spec.warmup, "threads": spec.threads, "runner": _runner(spec, t.device)}
-                ref = time_artifact.options(num_cpus=timing_cpus(t.device, spec.threads, nodes[t.device]),
-                                            resources={device_resource(t.device): 1}).remote(job, files, tracker)
+                job = {
+                    "key": t.key,
+                    "device": t.device,
+                    "artifact": record["artifact"],
+                    "runs": spec.runs,
+                    "warmup": spec.warmup,
+                    "threads": spec.threads,
+                    "runner": _runner(spec, t.device),
+                }
+                ref = time_artifact.options(
+                    num_cpus=timing_cpus(t.device, spec.threads, nodes[t.device]),
+                    resources={device_resource(t.device): 1},
+                ).remote(job, files, tracker)
                 inflight[ref] = t
 
         def finish_timing(t: Timing, out: dict) -> None:
@@ -116,8 +156,14 @@ def _run(spec: SweepSpec, store: Store, pending_conv: list[Conversion], pending_
                 submit_timings(conv, store.finished_conversion(conv.key))
         for conv in pending_conv:
             job = conversion_job(spec, conv)
-            ref = convert.remote(job, payloads.file(conv.model.weights), payloads.file(_calib(spec, conv)),
-                                 payloads.file(spec.eval_data), tracker, kill_marker)
+            ref = convert.remote(
+                job,
+                payloads.file(conv.model.weights),
+                payloads.file(_calib(spec, conv)),
+                payloads.file(spec.eval_data),
+                tracker,
+                kill_marker,
+            )
             inflight[ref] = conv
         try:
             while inflight:
@@ -149,12 +195,18 @@ def _run(spec: SweepSpec, store: Store, pending_conv: list[Conversion], pending_
 def _get(ray, ref) -> dict:
     """A task's result; a worker that died more often than the retries allow is the cell's error."""
     from ray.exceptions import RayError
+
     try:
         return ray.get(ref)
     except RayError as e:
         text = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-        return {"status": "error", "error": f"the worker died {MAX_RETRIES + 1} times ({type(e).__name__}: {text})",
-                "started": None, "ended": time.time(), "retryable": True}
+        return {
+            "status": "error",
+            "error": f"the worker died {MAX_RETRIES + 1} times ({type(e).__name__}: {text})",
+            "started": None,
+            "ended": time.time(),
+            "retryable": True,
+        }
 
 
 class Payloads:
@@ -184,6 +236,7 @@ def _runner(spec: SweepSpec, device: str) -> str | None:
 def conversion_job(spec: SweepSpec, conv: Conversion) -> dict:
     """What a worker needs to convert one cell, as plain data (files travel separately)."""
     from edge.loading import read_labels
+
     quant = {"scheme": conv.quant}
     calib = _calib(spec, conv)
     if conv.quant == "int8" and spec.quantization is not None:
@@ -193,15 +246,29 @@ def conversion_job(spec: SweepSpec, conv: Conversion) -> dict:
         options = spec.pruning.__dict__ if spec.pruning else {}
         prune = {"ratio": conv.prune, **options}
     model = conv.model
-    return {"key": conv.key, "model": model.name or model.factory, "num_classes": model.num_classes,
-            "input_size": conv.input_size, "target": conv.target, "quant": quant, "prune": prune,
-            "labels": read_labels(model.labels) if model.labels else None, "cwd": os.getcwd(),
-            "calib_name": Path(calib).name if calib else None, "calib_is_file": bool(calib and Path(calib).is_file())}
+    return {
+        "key": conv.key,
+        "model": model.name or model.factory,
+        "num_classes": model.num_classes,
+        "input_size": conv.input_size,
+        "target": conv.target,
+        "quant": quant,
+        "prune": prune,
+        "labels": read_labels(model.labels) if model.labels else None,
+        "cwd": os.getcwd(),
+        "calib_name": Path(calib).name if calib else None,
+        "calib_is_file": bool(calib and Path(calib).is_file()),
+    }
 
 
 def describe(conv: Conversion) -> dict:
-    return {"model": conv.label, "input_size": conv.input_size, "target": conv.target, "quant": conv.quant,
-            "prune": conv.prune}
+    return {
+        "model": conv.label,
+        "input_size": conv.input_size,
+        "target": conv.target,
+        "quant": conv.quant,
+        "prune": conv.prune,
+    }
 
 
 def check_out_dir(out: str | Path) -> None:

@@ -4,6 +4,7 @@ Validated like recipes (edge/recipe.py): typed dataclasses, unknown keys and wro
 name. Relative paths (weights, folders, labels, calibration and eval data, runners) are relative to
 the spec file.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,9 +23,10 @@ WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth")
 @dataclass(frozen=True)
 class ModelEntry:
     """One of: a zoo name, a factory 'pkg.module:function', or a folder of weights named by zoo model."""
+
     name: str | None = None
     factory: str | None = None
-    folder: str | None = None       # every <zoo name>.safetensors|.pt|.pth in it becomes one model
+    folder: str | None = None  # every <zoo name>.safetensors|.pt|.pth in it becomes one model
     weights: str | None = None
     num_classes: int | None = None
     labels: str | None = None
@@ -32,8 +34,10 @@ class ModelEntry:
     def __post_init__(self):
         given = [k for k in ("name", "factory", "folder") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("each model needs exactly one of 'name' (zoo), 'factory' ('pkg.module:function') or "
-                             f"'folder' (weights named by zoo model). Got {given or 'none'}.")
+            raise ValueError(
+                "each model needs exactly one of 'name' (zoo), 'factory' ('pkg.module:function') or "
+                f"'folder' (weights named by zoo model). Got {given or 'none'}."
+            )
         if self.folder is not None and self.weights is not None:
             raise ValueError(f"model folder {self.folder!r} brings its own weights; drop 'weights'.")
 
@@ -41,6 +45,7 @@ class ModelEntry:
 @dataclass(frozen=True)
 class PruneOptions:
     """How every nonzero prune ratio of the grid prunes (quant.prune.PruneConfig without the ratio)."""
+
     importance: str = "l2"
     round_to: int = 8
     exclude: list[str] = field(default_factory=list)
@@ -49,8 +54,8 @@ class PruneOptions:
 
 @dataclass(frozen=True)
 class Runners:
-    adb: str | None = None          # edge_bench built for the phone, or 'app' (android_demo)
-    ios: str | None = None          # the ios_demo .app (optional)
+    adb: str | None = None  # edge_bench built for the phone, or 'app' (android_demo)
+    ios: str | None = None  # the ios_demo .app (optional)
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class SweepSpec:
     models: list[ModelEntry]
     targets: list[str]
     quants: list[str] = field(default_factory=lambda: ["fp32"])
-    input_sizes: list[int] = field(default_factory=list)   # empty: each model's own
+    input_sizes: list[int] = field(default_factory=list)  # empty: each model's own
     prune: list[float] = field(default_factory=lambda: [0.0])  # 0 = unpruned
     devices: list[str] = field(default_factory=lambda: ["host"])
     quantization: QuantSection | None = None
@@ -67,7 +72,7 @@ class SweepSpec:
     runs: int = 50
     warmup: int = 10
     threads: int = 2
-    eval_data: str | None = None    # labelled image folder: top-1 of every artifact and of its eager model
+    eval_data: str | None = None  # labelled image folder: top-1 of every artifact and of its eager model
 
     def __post_init__(self):
         _nonempty("models", self.models)
@@ -80,7 +85,9 @@ class SweepSpec:
             raise ValueError(f"unknown quant scheme {bad[0]!r} in quants; choose from {', '.join(SCHEMES)}.")
         bad = [r for r in self.prune if not 0 <= r < 1]
         if bad:
-            raise ValueError(f"prune ratios are fractions of channels removed, 0 <= r < 1 (0 = unpruned). Got {bad[0]!r}.")
+            raise ValueError(
+                f"prune ratios are fractions of channels removed, 0 <= r < 1 (0 = unpruned). Got {bad[0]!r}."
+            )
         bad = [s for s in self.input_sizes if s < 16]
         if bad:
             raise ValueError(f"input sizes are square sizes in pixels, at least 16. Got {bad[0]!r}.")
@@ -135,15 +142,19 @@ def resolve(spec: SweepSpec, base: Path) -> SweepSpec:
     from edge.targets import TARGETS
     from runtimes.adb import parse_device
     from runtimes.base import ProfileError
+
     for t in spec.targets:
         if t not in TARGETS:
-            raise EdgeError(f"sweep spec: unknown target {t!r}.{suggest(t, list(TARGETS))} "
-                            f"Targets: {', '.join(TARGETS)}.")
+            raise EdgeError(
+                f"sweep spec: unknown target {t!r}.{suggest(t, list(TARGETS))} Targets: {', '.join(TARGETS)}."
+            )
         offered = TARGETS[t].quants
         missing = [q for q in spec.quants if q not in offered]
         if missing:
-            raise EdgeError(f"sweep spec: target {t} does not offer {missing[0]} (it offers {', '.join(offered)}); "
-                            "a grid needs every quant on every target: drop one or sweep them separately.")
+            raise EdgeError(
+                f"sweep spec: target {t} does not offer {missing[0]} (it offers {', '.join(offered)}); "
+                "a grid needs every quant on every target: drop one or sweep them separately."
+            )
     for d in spec.devices:
         try:
             parse_device(d)
@@ -152,10 +163,13 @@ def resolve(spec: SweepSpec, base: Path) -> SweepSpec:
     models = []
     for m in spec.models:
         if m.name is not None and m.name not in list_models():
-            raise EdgeError(f"sweep spec: unknown zoo model {m.name!r}.{suggest(m.name, list_models())} "
-                            "Run 'edge list' for the zoo, or give a factory 'pkg.module:function'.")
-        m = dataclasses.replace(m, weights=_rel(base, m.weights), labels=_rel(base, m.labels),
-                                folder=_rel(base, m.folder))
+            raise EdgeError(
+                f"sweep spec: unknown zoo model {m.name!r}.{suggest(m.name, list_models())} "
+                "Run 'edge list' for the zoo, or give a factory 'pkg.module:function'."
+            )
+        m = dataclasses.replace(
+            m, weights=_rel(base, m.weights), labels=_rel(base, m.labels), folder=_rel(base, m.folder)
+        )
         for p, what in ((m.weights, "weights file"), (m.labels, "labels file")):
             if p is not None and not Path(p).is_file():
                 raise EdgeError(f"sweep spec: {what} {p!r} does not exist.")
@@ -175,8 +189,10 @@ def resolve(spec: SweepSpec, base: Path) -> SweepSpec:
     if r is not None:
         r = Runners(adb=r.adb if r.adb in (None, "app") else _rel(base, r.adb), ios=_rel(base, r.ios))
     if any(d.startswith("adb") for d in spec.devices) and (r is None or r.adb is None):
-        raise EdgeError("sweep spec: an adb device needs runners.adb: the phone's edge_bench "
-                        "(runtimes/native/README.md) or 'app' for the android_demo app.")
+        raise EdgeError(
+            "sweep spec: an adb device needs runners.adb: the phone's edge_bench "
+            "(runtimes/native/README.md) or 'app' for the android_demo app."
+        )
     return dataclasses.replace(spec, models=models, quantization=q, eval_data=eval_data, runners=r)
 
 
@@ -186,7 +202,8 @@ def expand_folder(entry: ModelEntry, zoo: list[str]) -> list[ModelEntry]:
         raise EdgeError(f"sweep spec: model folder {entry.folder!r} is not a folder.")
     found = sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.stem in zoo)
     if not found:
-        raise EdgeError(f"sweep spec: model folder {entry.folder!r} holds no weights named by a zoo model "
-                        f"(e.g. mobilevit_xxs.safetensors); 'edge list' names the zoo.")
-    return [ModelEntry(name=p.stem, weights=str(p), num_classes=entry.num_classes, labels=entry.labels)
-            for p in found]
+        raise EdgeError(
+            f"sweep spec: model folder {entry.folder!r} holds no weights named by a zoo model "
+            f"(e.g. mobilevit_xxs.safetensors); 'edge list' names the zoo."
+        )
+    return [ModelEntry(name=p.stem, weights=str(p), num_classes=entry.num_classes, labels=entry.labels) for p in found]

@@ -9,6 +9,7 @@ complete files; a result that was being written when the sweep stopped leaves on
 name, which the next run removes. Files travel between nodes as {relative path: bytes}, so no node
 needs a shared filesystem.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,9 @@ class Store:
             for sub in ("artifacts", "conversions", "timings"):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise EdgeError(f"cannot write to sweep folder {str(self.root)!r} ({e.strerror or e}); "
-                            "choose another with -o.") from None
+            raise EdgeError(
+                f"cannot write to sweep folder {str(self.root)!r} ({e.strerror or e}); choose another with -o."
+            ) from None
         self.remove_partials()
 
     def remove_partials(self) -> list[Path]:
@@ -123,6 +125,7 @@ class Store:
         if record["status"] == "ok":
             from runtimes.base import ProfileError
             from runtimes.record import validate_record
+
             try:
                 validate_record(record["record"], "the stored record")
             except (ProfileError, KeyError, TypeError):

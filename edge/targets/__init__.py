@@ -1,4 +1,5 @@
 """Phone backends, one folder each; `resolve_targets` turns names and presets into Targets."""
+
 from __future__ import annotations
 
 from common.errors import EdgeError, suggest
@@ -35,8 +36,10 @@ def resolve_targets(spec: str | list[str] | tuple[str, ...]) -> list[Target]:
         for n in expanded:
             if n not in TARGETS:
                 choices = list(TARGETS) + list(PRESETS)
-                raise EdgeError(f"unknown target {raw.strip()!r}.{suggest(name, choices)} "
-                                f"Targets: {', '.join(TARGETS)}; presets: {', '.join(PRESETS)}.")
+                raise EdgeError(
+                    f"unknown target {raw.strip()!r}.{suggest(name, choices)} "
+                    f"Targets: {', '.join(TARGETS)}; presets: {', '.join(PRESETS)}."
+                )
             if TARGETS[n] not in out:
                 out.append(TARGETS[n])
     if not out:

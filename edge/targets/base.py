@@ -1,4 +1,5 @@
 """The Target: one object per phone backend that tells the whole story of that backend."""
+
 from __future__ import annotations
 
 import importlib
@@ -29,25 +30,25 @@ class Availability:
 @dataclass(frozen=True)
 class Target:
     name: str
-    suffix: str                       # artifact file suffix, with the dot
+    suffix: str  # artifact file suffix, with the dot
     description: str
-    extra: str                        # the pip extra that installs its SDK
-    export_modules: tuple[str, ...]   # Python modules the converter needs
-    run_modules: tuple[str, ...]      # Python modules the verifying runtime needs
-    exporter: str = ""                # "module:function" taking an ExportJob, returning an ExportOutcome
+    extra: str  # the pip extra that installs its SDK
+    export_modules: tuple[str, ...]  # Python modules the converter needs
+    run_modules: tuple[str, ...]  # Python modules the verifying runtime needs
+    exporter: str = ""  # "module:function" taking an ExportJob, returning an ExportOutcome
     quants: tuple[str, ...] = ("fp32",)
     run_platforms: tuple[str, ...] = ("Linux", "Darwin", "Windows")
-    max_rank: int | None = None               # highest tensor rank its accelerators accept
-    unsupported_ops: tuple[str, ...] = ()     # aten op names it has no conversion for
-    image_input: bool = False                 # takes app images through its own image type (Core ML ImageType)
-    runtime: str = ""                         # the runtime an app loads the artifact with (manifest target.runtime)
-    packages: tuple[str, ...] = ()            # distributions whose versions the manifest records
-    lowering_modules: tuple[str, ...] = ()    # modules registering its lowerings and finisher (edge.lowering)
-    quantizer: str = ""                       # "module:function" -> its pt2e quantizer; "" when it quantizes
+    max_rank: int | None = None  # highest tensor rank its accelerators accept
+    unsupported_ops: tuple[str, ...] = ()  # aten op names it has no conversion for
+    image_input: bool = False  # takes app images through its own image type (Core ML ImageType)
+    runtime: str = ""  # the runtime an app loads the artifact with (manifest target.runtime)
+    packages: tuple[str, ...] = ()  # distributions whose versions the manifest records
+    lowering_modules: tuple[str, ...] = ()  # modules registering its lowerings and finisher (edge.lowering)
+    quantizer: str = ""  # "module:function" -> its pt2e quantizer; "" when it quantizes
     #                                           outside PyTorch (the sensitivity analysis then uses a reference)
     latency_candidates: tuple[str, ...] = ()  # op types --tune-latency tries in float (int8 kernels slow somewhere)
-    coverage: str = ""                        # "module:function" (program, target) -> coverage; "" = a graph walk
-    session: str = ""                         # "module:function" (path, config) -> a runtimes Session; "" = by format
+    coverage: str = ""  # "module:function" (program, target) -> coverage; "" = a graph walk
+    session: str = ""  # "module:function" (path, config) -> a runtimes Session; "" = by format
 
     def load_exporter(self) -> Callable[[ExportJob], ExportOutcome]:
         """Import the converter only when it is used, so `import edge` never loads an SDK."""
@@ -61,6 +62,7 @@ class Target:
         if self.session:
             return load(self.session)(path, config)
         from runtimes import open_session
+
         return open_session(path, config=config)
 
     def availability(self) -> Availability:
@@ -73,8 +75,9 @@ class Target:
             return Availability(True, False, f"export only: its runtime needs {where}")
         missing = [m for m in self.run_modules if importlib.util.find_spec(m) is None]
         if missing:
-            return Availability(True, False, f"export only: {', '.join(missing)} not installed "
-                                             f"(pip install 'edge[{self.extra}]')")
+            return Availability(
+                True, False, f"export only: {', '.join(missing)} not installed (pip install 'edge[{self.extra}]')"
+            )
         return Availability(True, True, "")
 
 
@@ -83,15 +86,15 @@ class ExportJob:
     """Everything a target's exporter needs. It writes `out_path` (a temporary name); any other
     file or folder it makes is named `out_path.name + something` beside it, so it is cleaned up."""
 
-    name: str                  # artifact stem: <model>-<target>-<quant>
-    model: Any                 # nn.Module, eval mode, reparameterized, fp32
-    program: Any               # torch.export.ExportedProgram of `model` on `example_inputs`
+    name: str  # artifact stem: <model>-<target>-<quant>
+    model: Any  # nn.Module, eval mode, reparameterized, fp32
+    program: Any  # torch.export.ExportedProgram of `model` on `example_inputs`
     example_inputs: tuple
     quant: str
     out_path: Path
     options: dict = field(default_factory=dict)
-    quant_config: Any = None   # quant.config.QuantConfig: scheme, io, what stays float
-    calibration: Any = None    # list of input tensors in the program's input form (int8 schemes)
+    quant_config: Any = None  # quant.config.QuantConfig: scheme, io, what stays float
+    calibration: Any = None  # list of input tensors in the program's input form (int8 schemes)
     app: dict = field(default_factory=dict)  # what goes into the artifact's own metadata (export.app_description)
 
 
@@ -99,15 +102,15 @@ class ExportJob:
 class ExportOutcome:
     """What an exporter reports besides the artifact file."""
 
-    coverage: dict = field(default_factory=dict)       # what the backend takes / leaves out, and why
-    fallbacks: list = field(default_factory=list)      # rewrites applied (filled by the fallbacks issue)
-    extra_files: dict = field(default_factory=dict)    # final suffix -> temporary path (e.g. ".ort")
-    validation: dict = field(default_factory=dict)     # checks done without a runtime (Core ML)
+    coverage: dict = field(default_factory=dict)  # what the backend takes / leaves out, and why
+    fallbacks: list = field(default_factory=list)  # rewrites applied (filled by the fallbacks issue)
+    extra_files: dict = field(default_factory=dict)  # final suffix -> temporary path (e.g. ".ort")
+    validation: dict = field(default_factory=dict)  # checks done without a runtime (Core ML)
     notes: list = field(default_factory=list)
-    quant_plan: dict = field(default_factory=dict)     # what was quantized, what stayed float and why
+    quant_plan: dict = field(default_factory=dict)  # what was quantized, what stayed float and why
     # how this host must run the artifact to judge it: runtime config for the main file, and companion
     # suffixes whose numerics here are not the deployment CPU's (run and recorded, not judged) with why
     verify_config: dict = field(default_factory=dict)
     unjudged: dict = field(default_factory=dict)
-    deployment: dict = field(default_factory=dict)     # the deployment CPU and the int8 format chosen for it
-    app: dict = field(default_factory=dict)            # the manifest's `app` section: what the artifact embeds
+    deployment: dict = field(default_factory=dict)  # the deployment CPU and the int8 format chosen for it
+    app: dict = field(default_factory=dict)  # the manifest's `app` section: what the artifact embeds

@@ -3,6 +3,7 @@
 `prune(model, example_inputs, ratio=0.3)` returns a physically smaller copy and a report.
 Imported lazily: `quant.prune.config` (used by recipes and the CLI) needs no torch-pruning.
 """
+
 from quant.prune.config import IMPORTANCES, PruneConfig, PruneError
 
 

@@ -1,4 +1,5 @@
 """`prune(model, example_inputs, ratio=... | flops=...)`: a physically smaller copy and a report."""
+
 from __future__ import annotations
 
 import copy
@@ -16,13 +17,22 @@ from quant.prune.config import PruneConfig, PruneError
 from quant.prune.engine import prune_once
 from quant.prune.units import attention_heads
 
-SEARCH_STEPS = 7          # bisection steps on the channel ratio for a GFLOPs target (resolution ~0.007)
+SEARCH_STEPS = 7  # bisection steps on the channel ratio for a GFLOPs target (resolution ~0.007)
 MAX_RATIO = 0.95
 
 
-def prune(model: nn.Module, example_inputs, ratio: float | None = None, flops: float | None = None,
-          importance: str = "l2", round_to: int = 8, exclude=(), keep_stem: bool = True, calib=None,
-          finetune: Callable[[nn.Module], nn.Module | None] | None = None) -> tuple[nn.Module, dict]:
+def prune(
+    model: nn.Module,
+    example_inputs,
+    ratio: float | None = None,
+    flops: float | None = None,
+    importance: str = "l2",
+    round_to: int = 8,
+    exclude=(),
+    keep_stem: bool = True,
+    calib=None,
+    finetune: Callable[[nn.Module], nn.Module | None] | None = None,
+) -> tuple[nn.Module, dict]:
     """Structured pruning that removes channels, head dims and PConv channels for real.
 
     ratio: fraction of channels removed from each prunable group; flops: fraction of GFLOPs to
@@ -34,8 +44,9 @@ def prune(model: nn.Module, example_inputs, ratio: float | None = None, flops: f
     finetune: called with the pruned model (your training loop); may return a replacement.
     The model passed in is not modified. Returns (pruned model in eval mode, report dict).
     """
-    config = PruneConfig(ratio=ratio, flops=flops, importance=importance, round_to=round_to,
-                         exclude=list(exclude), keep_stem=keep_stem)
+    config = PruneConfig(
+        ratio=ratio, flops=flops, importance=importance, round_to=round_to, exclude=list(exclude), keep_stem=keep_stem
+    )
     inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     work = copy.deepcopy(model).eval()
     for p in work.parameters():
@@ -60,18 +71,28 @@ def prune(model: nn.Module, example_inputs, ratio: float | None = None, flops: f
     pruned.eval()
     after = count_params(pruned), count_macs(pruned, size, chans)
     names = {id(m): n for n, m in pruned.named_modules()}
-    attention = [{"module": n, "num_heads": h[0], "head_dim_before": heads_before[n][1], "head_dim_after": h[1]}
-                 for n, m in pruned.named_modules() if n in heads_before and (h := attention_heads(m))]
+    attention = [
+        {"module": n, "num_heads": h[0], "head_dim_before": heads_before[n][1], "head_dim_after": h[1]}
+        for n, m in pruned.named_modules()
+        if n in heads_before and (h := attention_heads(m))
+    ]
     report = {
         "method": "structured (channels, head dims) on Torch-Pruning's DependencyGraph",
         "torch_pruning": version("torch-pruning"),
-        "ratio": round(chosen, 4), "flops_target": config.flops, "importance": config.importance,
-        "round_to": config.round_to, "keep_stem": config.keep_stem,
+        "ratio": round(chosen, 4),
+        "flops_target": config.flops,
+        "importance": config.importance,
+        "round_to": config.round_to,
+        "keep_stem": config.keep_stem,
         "excluded": sorted(set(excluded) | {names[id(m)] for m in info["kept_layers"] if id(m) in names}),
-        "params_before": before[0], "params_after": after[0],
-        "gmacs_before": round(before[1] / 1e9, 4), "gmacs_after": round(after[1] / 1e9, 4),
-        "groups": info["groups"], "groups_pruned": info["groups_pruned"],
-        "attention": attention, "finetuned": finetune is not None,
+        "params_before": before[0],
+        "params_after": after[0],
+        "gmacs_before": round(before[1] / 1e9, 4),
+        "gmacs_after": round(after[1] / 1e9, 4),
+        "groups": info["groups"],
+        "groups_pruned": info["groups_pruned"],
+        "attention": attention,
+        "finetuned": finetune is not None,
     }
     return pruned, report
 
@@ -83,8 +104,10 @@ def resolve_exclusions(model: nn.Module, patterns: list[str]) -> list[str]:
     for pattern in patterns:
         hits = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
         if not hits:
-            raise PruneError(f"--prune-exclude names no module {pattern!r}.{suggest(pattern, names)} "
-                             f"Module names look like {', '.join(names[:3])}.")
+            raise PruneError(
+                f"--prune-exclude names no module {pattern!r}.{suggest(pattern, names)} "
+                f"Module names look like {', '.join(names[:3])}."
+            )
         out += hits
     return out
 
@@ -100,19 +123,27 @@ def _attempt(work: nn.Module, inputs: tuple, ratio: float, config: PruneConfig, 
     for (_, src), (_, dst) in zip(work.named_parameters(), model.named_parameters()):
         dst.grad = None if src.grad is None else src.grad.clone()
     try:
-        info = prune_once(model, inputs, ratio, config.importance, config.round_to, _modules(model, excluded),
-                          config.keep_stem)
+        info = prune_once(
+            model, inputs, ratio, config.importance, config.round_to, _modules(model, excluded), config.keep_stem
+        )
     except PruneError:
         raise
     except Exception as e:  # Torch-Pruning raises assorted types when a graph cannot be built or pruned
         from common.modules import failing_submodule as _failing_submodule
-        raise PruneError(f"cannot build the pruning dependency graph at {_failing_submodule(model, e)}: "
-                         f"{_first_line(e)}. Exclude that module with --prune-exclude NAME.") from e
+
+        raise PruneError(
+            f"cannot build the pruning dependency graph at {_failing_submodule(model, e)}: "
+            f"{_first_line(e)}. Exclude that module with --prune-exclude NAME."
+        ) from e
     if not info["groups_pruned"]:
-        raise PruneError(f"nothing left to prune at ratio {ratio:.3g}: "
-                         + ("every channel group touches an excluded module; exclude fewer modules."
-                            if excluded or not info["groups"] else
-                            f"every group is smaller than round_to={config.round_to} allows; lower round_to."))
+        raise PruneError(
+            f"nothing left to prune at ratio {ratio:.3g}: "
+            + (
+                "every channel group touches an excluded module; exclude fewer modules."
+                if excluded or not info["groups"]
+                else f"every group is smaller than round_to={config.round_to} allows; lower round_to."
+            )
+        )
     return model, info
 
 
@@ -131,8 +162,10 @@ def _search(work, inputs, config: PruneConfig, excluded, macs_before: int, size:
         model, info = _attempt(work, inputs, MAX_RATIO, config, excluded)
         reached = 1 - count_macs(model, size, chans) / macs_before
         if reached < config.flops:
-            raise PruneError(f"cannot remove {config.flops:.0%} of the GFLOPs: at most {reached:.0%} with the "
-                             f"excluded modules and round_to={config.round_to}.")
+            raise PruneError(
+                f"cannot remove {config.flops:.0%} of the GFLOPs: at most {reached:.0%} with the "
+                f"excluded modules and round_to={config.round_to}."
+            )
         best = (MAX_RATIO, model, info)
     return best
 
@@ -155,19 +188,25 @@ def check_traceable(model: nn.Module, inputs: tuple) -> torch.Tensor:
             out = model(*inputs)
     except Exception as e:  # the user's forward can raise anything
         from common.modules import failing_submodule as _failing_submodule
-        raise PruneError(f"cannot build the pruning dependency graph: the forward pass failed in "
-                         f"{_failing_submodule(model, e)}: {_first_line(e)}") from e
+
+        raise PruneError(
+            f"cannot build the pruning dependency graph: the forward pass failed in "
+            f"{_failing_submodule(model, e)}: {_first_line(e)}"
+        ) from e
     finally:
         for h in handles:
             h.remove()
     if cut:
-        raise PruneError(f"cannot build the pruning dependency graph: {cut[0]} cuts the autograd graph "
-                         "(it runs under torch.no_grad() or detaches its output), and Torch-Pruning traces "
-                         "channel dependencies through autograd. Remove the detach/no_grad or prune a model "
-                         "without it.")
+        raise PruneError(
+            f"cannot build the pruning dependency graph: {cut[0]} cuts the autograd graph "
+            "(it runs under torch.no_grad() or detaches its output), and Torch-Pruning traces "
+            "channel dependencies through autograd. Remove the detach/no_grad or prune a model "
+            "without it."
+        )
     if not isinstance(out, torch.Tensor):
-        raise PruneError(f"pruning needs a model returning one tensor; {type(model).__name__} returns "
-                         f"{type(out).__name__}.")
+        raise PruneError(
+            f"pruning needs a model returning one tensor; {type(model).__name__} returns {type(out).__name__}."
+        )
     return out.detach()
 
 
@@ -177,11 +216,16 @@ def check_consistent(pruned: nn.Module, inputs: tuple, reference: torch.Tensor) 
             out = pruned(*inputs)
     except Exception as e:  # a module whose constants did not follow its pruned weights
         from common.modules import failing_submodule as _failing_submodule
-        raise PruneError(f"the pruned model no longer runs: {_failing_submodule(pruned, e)} did not follow its "
-                         f"pruned weights ({_first_line(e)}). Exclude it with --prune-exclude NAME.") from e
+
+        raise PruneError(
+            f"the pruned model no longer runs: {_failing_submodule(pruned, e)} did not follow its "
+            f"pruned weights ({_first_line(e)}). Exclude it with --prune-exclude NAME."
+        ) from e
     if out.shape != reference.shape:
-        raise PruneError(f"pruning changed the output shape from {list(reference.shape)} to {list(out.shape)}; "
-                         "exclude the output layer with --prune-exclude NAME.")
+        raise PruneError(
+            f"pruning changed the output shape from {list(reference.shape)} to {list(out.shape)}; "
+            "exclude the output layer with --prune-exclude NAME."
+        )
 
 
 def accumulate_gradients(model: nn.Module, calib, inputs: tuple) -> None:
@@ -207,4 +251,3 @@ def accumulate_gradients(model: nn.Module, calib, inputs: tuple) -> None:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return (text.splitlines()[0] if text else type(e).__name__)[:300]
-

@@ -1,4 +1,5 @@
 """What a pruning request holds: a frozen dataclass, validated on construction (no torch import)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -55,15 +56,16 @@ class PruneConfig:
 
     def __post_init__(self):
         if (self.ratio is None) == (self.flops is None):
-            raise PruneError("give exactly one of a channel ratio (--prune R) and a GFLOPs fraction to remove "
-                             f"(--prune-flops F). Got ratio={self.ratio!r}, flops={self.flops!r}.")
+            raise PruneError(
+                "give exactly one of a channel ratio (--prune R) and a GFLOPs fraction to remove "
+                f"(--prune-flops F). Got ratio={self.ratio!r}, flops={self.flops!r}."
+            )
         if self.ratio is not None:
             check_fraction("the pruning ratio", self.ratio)
         if self.flops is not None:
             check_fraction("the fraction of GFLOPs to remove", self.flops)
         if self.importance not in IMPORTANCES:
-            raise PruneError(f"unknown pruning importance {self.importance!r}; choose one of "
-                             f"{', '.join(IMPORTANCES)}.")
+            raise PruneError(f"unknown pruning importance {self.importance!r}; choose one of {', '.join(IMPORTANCES)}.")
         if isinstance(self.round_to, bool) or not isinstance(self.round_to, int) or self.round_to < 1:
             raise PruneError(f"round_to must be a positive integer. Got {self.round_to!r}.")
         if isinstance(self.exclude, str) or not all(isinstance(n, str) and n for n in self.exclude):
@@ -74,5 +76,11 @@ class PruneConfig:
 
     def kwargs(self) -> dict:
         """The keyword arguments of quant.prune.prune()."""
-        return {"ratio": self.ratio, "flops": self.flops, "importance": self.importance,
-                "round_to": self.round_to, "exclude": tuple(self.exclude), "keep_stem": self.keep_stem}
+        return {
+            "ratio": self.ratio,
+            "flops": self.flops,
+            "importance": self.importance,
+            "round_to": self.round_to,
+            "exclude": tuple(self.exclude),
+            "keep_stem": self.keep_stem,
+        }

@@ -14,6 +14,7 @@ then fails); with `round_to` it rounds the per-head count against the full width
 nothing; without `num_heads` it removes uneven positions per head, so head boundaries shift. It has
 no notion of PConv's split either. So the selection is done here and the removal by Torch-Pruning.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,6 +41,7 @@ def weigh_fn(importance: str):
             g = param.grad if param.grad is not None else torch.zeros_like(param)
             return (w * g.detach().index_select(dim, index).transpose(0, dim).flatten(1)).abs().sum(1)
         return w.abs().pow(p).sum(1)
+
     return weigh
 
 
@@ -52,8 +54,9 @@ def group_importance(importance: str):
 def build_graph(model: nn.Module, example_inputs: tuple) -> tp.DependencyGraph:
     pruners = unit_pruners(model)
     with opaque(model, tuple(pruners)):
-        return tp.DependencyGraph().build_dependency(model, example_inputs=example_inputs,
-                                                     customized_pruners=pruners, verbose=False)
+        return tp.DependencyGraph().build_dependency(
+            model, example_inputs=example_inputs, customized_pruners=pruners, verbose=False
+        )
 
 
 def boundary_layers(graph: tp.DependencyGraph) -> tuple[list[nn.Module], list[nn.Module]]:
@@ -131,7 +134,7 @@ def choose(score: torch.Tensor, ratio: float, round_to: int, chunks: int, split:
         return None
     if chunks > 1:
         per_position = score.view(chunks, -1).mean(0)
-        top = torch.argsort(per_position, descending=True)[:keep // chunks]
+        top = torch.argsort(per_position, descending=True)[: keep // chunks]
         size = n // chunks
         kept = {h * size + int(p) for h in range(chunks) for p in top}
     elif split:
@@ -145,8 +148,15 @@ def choose(score: torch.Tensor, ratio: float, round_to: int, chunks: int, split:
     return sorted(set(range(n)) - kept)
 
 
-def prune_once(model: nn.Module, example_inputs: tuple, ratio: float, importance: str, round_to: int,
-               excluded: list[nn.Module], keep_stem: bool = True) -> dict:
+def prune_once(
+    model: nn.Module,
+    example_inputs: tuple,
+    ratio: float,
+    importance: str,
+    round_to: int,
+    excluded: list[nn.Module],
+    keep_stem: bool = True,
+) -> dict:
     """Prune `model` in place at channel ratio `ratio`: returns the groups pruned and the layers kept whole."""
     weigh = weigh_fn(importance)
     skip = {id(s) for m in excluded for s in m.modules()}
@@ -178,8 +188,10 @@ def prune_once(model: nn.Module, example_inputs: tuple, ratio: float, importance
                 root = group[0].dep
                 plan.append((root.target.module, root.handler, drop))
     except (IndexError, RuntimeError, ValueError, AssertionError) as e:  # Torch-Pruning's index mapping gave up
-        raise PruneError(f"Torch-Pruning could not map the channels coupled with {_members(graph, group)} "
-                         f"({type(e).__name__}: {str(e)[:200]}); exclude one of them with --prune-exclude NAME.") from e
+        raise PruneError(
+            f"Torch-Pruning could not map the channels coupled with {_members(graph, group)} "
+            f"({type(e).__name__}: {str(e)[:200]}); exclude one of them with --prune-exclude NAME."
+        ) from e
     for module, handler, drop in plan:
         group = graph.get_pruning_group(module, handler, drop)
         if graph.check_pruning_group(group):

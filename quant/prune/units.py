@@ -19,6 +19,7 @@ rows and columns inside the block and updates its constants:
   the reshape constant, follows.
 - nn.MultiheadAttention: Torch-Pruning's own pruner; the driver adds `num_heads` channel groups.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -99,7 +100,7 @@ class PartialConvPruner(UnitPruner):
     def scores(self, layer, weigh):
         s = torch.zeros(self.get_out_channels(layer))
         idx = list(range(layer.dim_conv))
-        s[:layer.dim_conv] = weigh(layer.conv.weight, 0, idx) + weigh(layer.conv.weight, 1, idx)
+        s[: layer.dim_conv] = weigh(layer.conv.weight, 0, idx) + weigh(layer.conv.weight, 1, idx)
         return s
 
 
@@ -112,8 +113,11 @@ def qkv_parts(module: nn.Module):
     dim = proj.in_features
     if isinstance(qkv, nn.Linear) and qkv.in_features == dim and qkv.out_features == 3 * dim:
         return qkv, None, proj, heads
-    if (isinstance(split, nn.ModuleList) and len(split) == 3
-            and all(isinstance(s, nn.Linear) and s.in_features == s.out_features == dim for s in split)):
+    if (
+        isinstance(split, nn.ModuleList)
+        and len(split) == 3
+        and all(isinstance(s, nn.Linear) and s.in_features == s.out_features == dim for s in split)
+    ):
         return None, list(split), proj, heads
     return None
 
@@ -182,8 +186,11 @@ class SHMAPruner(UnitPruner):
             tp.prune_conv_out_channels(part[0], drop)
             _norm(part[1], drop)
         v = list(range(layer.v_dim))
-        score = (weigh(layer.v_gate[0].weight, 0, v) + weigh(layer.v_gate[0].weight, 0, [i + layer.v_dim for i in v])
-                 + weigh(layer.proj[0].weight, 1, v))
+        score = (
+            weigh(layer.v_gate[0].weight, 0, v)
+            + weigh(layer.v_gate[0].weight, 0, [i + layer.v_dim for i in v])
+            + weigh(layer.proj[0].weight, 1, v)
+        )
         drop = _lowest(score, keep(len(v), 1))
         both = drop + [i + layer.v_dim for i in drop]  # v and its gate are multiplied channel by channel
         tp.prune_conv_out_channels(layer.v_gate[0], both)
@@ -249,6 +256,7 @@ def opaque(model: nn.Module, types: tuple[type, ...]):
     records the block as one node after its input instead of walking its internals (whose
     chunk/split ops would otherwise shift channel indices).
     """
+
     def hook(module, inputs, output):
         x = inputs[0]
         if isinstance(output, torch.Tensor) and isinstance(x, torch.Tensor) and output.shape == x.shape:

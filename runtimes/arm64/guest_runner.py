@@ -7,6 +7,7 @@ JOB: {"threads": N, "artifacts": [{"path", "format", "inputs": "x.npz", "outputs
 s<sample>_i<input> arrays; every sample runs once and its outputs go to outputs.npz as
 s<sample>_o<output>; with runs > 0 the first sample is then timed. A result JSON goes to stdout.
 """
+
 import ctypes
 import json
 import sys
@@ -22,8 +23,10 @@ def hwcaps():
 
 class Litert:
     def __init__(self, path, threads):
-        from ai_edge_litert import interpreter as tfl
         import importlib.metadata as md
+
+        from ai_edge_litert import interpreter as tfl
+
         self.interpreter = tfl.Interpreter(model_path=path, num_threads=threads)
         self.interpreter.allocate_tensors()
         self.ins = self.interpreter.get_input_details()
@@ -40,6 +43,7 @@ class Litert:
 class Ort:
     def __init__(self, path, threads, config):
         import onnxruntime as ort
+
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -55,9 +59,13 @@ class Ort:
 
 def run_artifact(job, threads):
     import numpy as np
+
     start = time.perf_counter()
-    session = Litert(job["path"], threads) if job["format"] == "tflite" else Ort(job["path"], threads,
-                                                                                  job.get("session_config"))
+    session = (
+        Litert(job["path"], threads)
+        if job["format"] == "tflite"
+        else Ort(job["path"], threads, job.get("session_config"))
+    )
     load_ms = (time.perf_counter() - start) * 1e3
     given = np.load(job["inputs"])
     samples = sorted({int(k.split("_")[0][1:]) for k in given.files})
@@ -77,14 +85,21 @@ def run_artifact(job, threads):
         first = ms if first is None else first
         if r >= job.get("warmup", 0):
             timed.append(ms)
-    return {"path": job["path"], "samples": len(samples), "load_ms": round(load_ms, 3), "versions": session.versions,
-            "samples_ms": timed, "first_run_ms": first}
+    return {
+        "path": job["path"],
+        "samples": len(samples),
+        "load_ms": round(load_ms, 3),
+        "versions": session.versions,
+        "samples_ms": timed,
+        "first_run_ms": first,
+    }
 
 
 def main(argv):
     with open(argv[1]) as f:
         job = json.load(f)
     import numpy
+
     hwcap, hwcap2 = hwcaps()
     results = []
     for artifact in job["artifacts"]:
@@ -92,8 +107,17 @@ def main(argv):
             results.append(run_artifact(artifact, job.get("threads", 1)))
         except Exception as e:  # the runtime's refusal, reported per artifact to the host
             results.append({"path": artifact["path"], "error": f"{type(e).__name__}: {str(e).strip()[:300]}"})
-    print(json.dumps({"hwcap": hwcap, "hwcap2": hwcap2, "python": sys.version.split()[0],
-                      "numpy": numpy.__version__, "results": results}))
+    print(
+        json.dumps(
+            {
+                "hwcap": hwcap,
+                "hwcap2": hwcap2,
+                "python": sys.version.split()[0],
+                "numpy": numpy.__version__,
+                "results": results,
+            }
+        )
+    )
     return 0
 
 

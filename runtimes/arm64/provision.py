@@ -12,6 +12,7 @@
 4. edge_bench cross-built for aarch64.
 Each step that cannot run prints one line saying what is missing and how to get it; exit 1 then.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,14 +26,35 @@ from pathlib import Path
 
 from runtimes.arm64 import toolchain
 
-APT_PACKAGES = {"qemu-aarch64-static": "qemu-user-static", "aarch64-linux-gnu-g++": "g++-aarch64-linux-gnu",
-                "cmake": "cmake"}
+APT_PACKAGES = {
+    "qemu-aarch64-static": "qemu-user-static",
+    "aarch64-linux-gnu-g++": "g++-aarch64-linux-gnu",
+    "cmake": "cmake",
+}
 # wheel -> version used when the host has none installed (the pins of pyproject.toml's extras)
-WHEELS = {"executorch": "1.5.1", "ai-edge-litert": "2.3.0", "onnxruntime": "1.31.1", "numpy": "2.4.0",
-          "flatbuffers": None, "packaging": None, "protobuf": None}
+WHEELS = {
+    "executorch": "1.5.1",
+    "ai-edge-litert": "2.3.0",
+    "onnxruntime": "1.31.1",
+    "numpy": "2.4.0",
+    "flatbuffers": None,
+    "packaging": None,
+    "protobuf": None,
+}
 PLATFORMS = ("manylinux_2_17_aarch64", "manylinux2014_aarch64", "manylinux_2_27_aarch64", "manylinux_2_28_aarch64")
-DEBS = ("python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "zlib1g", "libexpat1", "libffi8",
-        "libbz2-1.0", "liblzma5", "libssl3", "libuuid1", "libcrypt1")
+DEBS = (
+    "python3.11-minimal",
+    "libpython3.11-minimal",
+    "libpython3.11-stdlib",
+    "zlib1g",
+    "libexpat1",
+    "libffi8",
+    "libbz2-1.0",
+    "liblzma5",
+    "libssl3",
+    "libuuid1",
+    "libcrypt1",
+)
 
 
 def say(message: str) -> None:
@@ -57,8 +79,13 @@ def apt_packages(allow: bool) -> bool:
     say(f"installing {' '.join(absent)} with apt-get")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     ok = subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, check=False).returncode == 0
-    return ok and subprocess.run(["apt-get", "install", "-y", "-q", *absent], capture_output=True, env=env,
-                                 check=False).returncode == 0
+    return (
+        ok
+        and subprocess.run(
+            ["apt-get", "install", "-y", "-q", *absent], capture_output=True, env=env, check=False
+        ).returncode
+        == 0
+    )
 
 
 def wanted_version(name: str) -> str | None:
@@ -75,8 +102,19 @@ def wheels(root: Path) -> bool:
     have = {p.name.split("-")[0].lower().replace("_", "-") + "==" + p.name.split("-")[1] for p in folder.glob("*.whl")}
     todo = [s for s in specs if "==" not in s or s.lower().replace("_", "-") not in have]
     if todo:
-        command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                   "--python-version", "3.11", "-d", str(folder)]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "-d",
+            str(folder),
+        ]
         for platform in PLATFORMS:
             command += ["--platform", platform]
         if not run(command + ["--platform", "any", *todo], "pip download of the aarch64 wheels"):
@@ -89,8 +127,10 @@ def wheels(root: Path) -> bool:
             wheel.unlink()
         else:
             keep.append(wheel)
-    for target, group in ((root / "executorch", [w for w in keep if w.name.startswith("executorch-")]),
-                          (root / "site", [w for w in keep if not w.name.startswith("executorch-")])):
+    for target, group in (
+        (root / "executorch", [w for w in keep if w.name.startswith("executorch-")]),
+        (root / "site", [w for w in keep if not w.name.startswith("executorch-")]),
+    ):
         stamp = target / ".edge-wheels"  # unpacked afresh when the set of wheels changes
         listing = "\n".join(w.name for w in group)
         if stamp.exists() and stamp.read_text() == listing:
@@ -109,20 +149,33 @@ def python_debs(root: Path) -> bool:
     if lay.python.exists():
         return True
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
-        say("no apt-get/dpkg-deb here to fetch Debian's arm64 python3.11; unpack its .debs into "
-            f"{lay.sysroot} by hand.")
+        say(
+            f"no apt-get/dpkg-deb here to fetch Debian's arm64 python3.11; unpack its .debs into {lay.sysroot} by hand."
+        )
         return False
     state = root / "apt"
     for sub in ("lists/partial", "archives/partial", "debs"):
         (state / sub).mkdir(parents=True, exist_ok=True)
     (state / "status").touch()
-    options = ["-o", "APT::Architecture=arm64", "-o", "APT::Architectures=arm64",
-               "-o", f"Dir::State::Lists={state / 'lists'}", "-o", f"Dir::State::status={state / 'status'}",
-               "-o", f"Dir::Cache={state}", "-o", f"Dir::Cache::archives={state / 'archives'}"]
+    options = [
+        "-o",
+        "APT::Architecture=arm64",
+        "-o",
+        "APT::Architectures=arm64",
+        "-o",
+        f"Dir::State::Lists={state / 'lists'}",
+        "-o",
+        f"Dir::State::status={state / 'status'}",
+        "-o",
+        f"Dir::Cache={state}",
+        "-o",
+        f"Dir::Cache::archives={state / 'archives'}",
+    ]
     if not run(["apt-get", *options, "update", "-q"], "apt-get update of the private arm64 package lists"):
         return False
-    if not run(["apt-get", *options, "download", *DEBS], "apt-get download of Debian's arm64 python3.11",
-               cwd=state / "debs"):
+    if not run(
+        ["apt-get", *options, "download", *DEBS], "apt-get download of Debian's arm64 python3.11", cwd=state / "debs"
+    ):
         return False
     for deb in sorted((state / "debs").glob("*.deb")):
         if not run(["dpkg-deb", "-x", str(deb), str(lay.sysroot)], f"dpkg-deb -x {deb.name}"):

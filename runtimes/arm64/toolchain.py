@@ -8,6 +8,7 @@ Pieces (scripts/setup.sh brings them: `python -m runtimes.arm64.provision`):
   python3.11 unpacked with dpkg-deb -x (never installed); the aarch64 wheels of numpy,
   ai-edge-litert and onnxruntime unzipped into one site folder.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -38,15 +39,15 @@ class Layout:
     root: Path
 
     @property
-    def executorch(self) -> Path:       # the unzipped aarch64 executorch wheel (its executorch/ folder)
+    def executorch(self) -> Path:  # the unzipped aarch64 executorch wheel (its executorch/ folder)
         return self.root / "executorch" / "executorch"
 
     @property
-    def sysroot(self) -> Path:          # Debian arm64 packages, unpacked
+    def sysroot(self) -> Path:  # Debian arm64 packages, unpacked
         return self.root / "sysroot"
 
     @property
-    def site(self) -> Path:             # aarch64 wheels, unzipped
+    def site(self) -> Path:  # aarch64 wheels, unzipped
         return self.root / "site"
 
     @property
@@ -136,8 +137,12 @@ def guest_python_env() -> dict[str, str]:
     """What the unpacked aarch64 CPython needs: its own stdlib, the aarch64 site folder, its libraries."""
     lay = layout()
     libs = [lay.sysroot / "lib" / "aarch64-linux-gnu", lay.sysroot / "usr" / "lib" / "aarch64-linux-gnu"]
-    return {"PYTHONHOME": str(lay.sysroot / "usr"), "PYTHONPATH": str(lay.site), "PYTHONNOUSERSITE": "1",
-            "LD_LIBRARY_PATH": ":".join(map(str, libs))}
+    return {
+        "PYTHONHOME": str(lay.sysroot / "usr"),
+        "PYTHONPATH": str(lay.site),
+        "PYTHONNOUSERSITE": "1",
+        "LD_LIBRARY_PATH": ":".join(map(str, libs)),
+    }
 
 
 def host_env() -> dict[str, str]:
@@ -172,14 +177,26 @@ def build_runner(timeout: float = 600) -> Path:
 
 
 def _cmake(build: Path, lay: Layout, timeout: float) -> None:
-    steps = [["cmake", "-S", str(NATIVE_SRC), "-B", str(build), f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN_FILE}",
-              f"-Dexecutorch_DIR={lay.executorch / 'share' / 'cmake'}", "-DCMAKE_BUILD_TYPE=Release"],
-             ["cmake", "--build", str(build), "-j2"]]
+    steps = [
+        [
+            "cmake",
+            "-S",
+            str(NATIVE_SRC),
+            "-B",
+            str(build),
+            f"-DCMAKE_TOOLCHAIN_FILE={TOOLCHAIN_FILE}",
+            f"-Dexecutorch_DIR={lay.executorch / 'share' / 'cmake'}",
+            "-DCMAKE_BUILD_TYPE=Release",
+        ],
+        ["cmake", "--build", str(build), "-j2"],
+    ]
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise RuntimeUnavailable(f"cross-building edge_bench for aarch64 failed ({' '.join(step[:2])}): {tail[0][:200]}")
+            raise RuntimeUnavailable(
+                f"cross-building edge_bench for aarch64 failed ({' '.join(step[:2])}): {tail[0][:200]}"
+            )
 
 
 def runner_env() -> dict[str, str]:

@@ -4,6 +4,7 @@ The package from app/build.gradle.kts, the exported activities from AndroidManif
 and defaults from BenchmarkContract (BenchmarkSession.kt): if the app changes its contract, the
 stand-in changes with it and the harness tests see the difference.
 """
+
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -34,8 +35,8 @@ def exported_activities():
 def contract():
     """BenchmarkContract's constants: strings as str, numbers as int."""
     text = _read(SOURCES, "BenchmarkSession.kt")
-    body = text[text.index("object BenchmarkContract"):]
-    body = body[:body.index("}")]
+    body = text[text.index("object BenchmarkContract") :]
+    body = body[: body.index("}")]
     found = {k: v for k, v in re.findall(r'const val (\w+) = "([^"]*)"', body)}
     found.update({k: int(v) for k, v in re.findall(r"const val (\w+) = (\d+)\b", body)})
     return found

@@ -1,4 +1,5 @@
 """The toy backend's converter (torch.export.save of the lowered program) and runtime (torch.export.load)."""
+
 from __future__ import annotations
 
 import time
@@ -20,8 +21,9 @@ class Pt2Session:
     def __init__(self, path):
         start = time.perf_counter()
         self._module = torch.export.load(str(path)).module()
-        self.info = SessionInfo("torch", {"torch": torch.__version__}, torch.get_num_threads(),
-                                load_ms=(time.perf_counter() - start) * 1e3)
+        self.info = SessionInfo(
+            "torch", {"torch": torch.__version__}, torch.get_num_threads(), load_ms=(time.perf_counter() - start) * 1e3
+        )
         self.inputs: list[TensorSpec] = []
         self.outputs: list[TensorSpec] = []
 

@@ -4,6 +4,7 @@ coremltools converts on Linux but cannot run a model there (libcoremlpython ship
 only), so verification here is structural: the saved package re-loads as a spec, is an ML
 Program for iOS 17+, its I/O match the model's, and its op inventory is recorded.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,23 +33,36 @@ def export_mlpackage(job: ExportJob) -> ExportOutcome:
         mlmodel = _convert(program, example, precision, min_ios(job), job.app)
         if job.quant in ("w8", "pal4", "pal6"):
             from quant.coreml import compress_weights
+
             mlmodel = compress_weights(mlmodel, job.quant)
         mlmodel.short_description = f"{job.name} exported by edge"
         keys = describe(mlmodel, job.app)
         mlmodel.save(str(job.out_path))
     make_reproducible(job.out_path)
     image = is_image_classifier(job.app)
-    validation = validate_mlpackage(job.out_path, tuple(example.shape), job.quant,
-                                    labels=class_labels(job.app) if image else None)
+    validation = validate_mlpackage(
+        job.out_path, tuple(example.shape), job.quant, labels=class_labels(job.app) if image else None
+    )
     validation["min_ios"] = min_ios(job)
     ops = validation.pop("ops")
     coverage = {"backend": "coreml", "ops": ops, "max_tensor_rank": validation["max_tensor_rank"]}
-    app = {} if not job.app else {
-        "normalization": job.app["normalization"], "classifier": image,
-        "embedded_metadata": {"kind": "coreml_metadata", "keys": keys},
-        **({"image_type": {"color_layout": "RGB", **image_type_of(job.app)}} if image else {})}
-    return ExportOutcome(coverage=coverage, validation=validation, quant_plan=_plan(job, ops), app=app,
-                         notes=["Core ML cannot run on Linux: numerics were not checked here, only the spec."])
+    app = (
+        {}
+        if not job.app
+        else {
+            "normalization": job.app["normalization"],
+            "classifier": image,
+            "embedded_metadata": {"kind": "coreml_metadata", "keys": keys},
+            **({"image_type": {"color_layout": "RGB", **image_type_of(job.app)}} if image else {}),
+        }
+    )
+    return ExportOutcome(
+        coverage=coverage,
+        validation=validation,
+        quant_plan=_plan(job, ops),
+        app=app,
+        notes=["Core ML cannot run on Linux: numerics were not checked here, only the spec."],
+    )
 
 
 def is_image_classifier(app: dict) -> bool:
@@ -57,6 +71,7 @@ def is_image_classifier(app: dict) -> bool:
 
 def image_type_of(app: dict) -> dict:
     from edge.io_form import image_type_params
+
     pre = app["preprocessing"]
     return image_type_params(pre["mean"], pre["std"])
 
@@ -71,12 +86,20 @@ def describe(mlmodel, app: dict) -> list[str]:
         return []
     mlmodel.author, mlmodel.license, mlmodel.version = app["author"], app["license"], app["version"]
     mlmodel.short_description = app["description"]
-    how = ("an RGB image of the input size (CVPixelBuffer or CGImage; Vision scales and crops it); Core ML applies "
-           "the preprocessing" if is_image_classifier(app) else
-           "NCHW float32, (pixel/255 - mean) / std, applied by the app")
+    how = (
+        "an RGB image of the input size (CVPixelBuffer or CGImage; Vision scales and crops it); Core ML applies "
+        "the preprocessing"
+        if is_image_classifier(app)
+        else "NCHW float32, (pixel/255 - mean) / std, applied by the app"
+    )
     mlmodel.input_description["input"] = how
-    meta = {"edge.preprocessing": json.dumps(app["preprocessing"]), "edge.input_form": app["input_form"],
-            "edge.normalization": app["normalization"], "edge.version": app["version"], "edge.model": app["name"]}
+    meta = {
+        "edge.preprocessing": json.dumps(app["preprocessing"]),
+        "edge.input_form": app["input_form"],
+        "edge.normalization": app["normalization"],
+        "edge.version": app["version"],
+        "edge.model": app["name"],
+    }
     if app["labels"]:
         meta["edge.labels"] = json.dumps(app["labels"])
     for key, value in meta.items():
@@ -95,15 +118,33 @@ def _convert(program, example, precision, ios: int = 17, app: dict | None = None
     """A tensor in, logits out; or, for an app form, an RGB image in (ImageType with the preprocessing's
     scale and bias) and a classifier out (top label and label -> probability, from the program's softmax)."""
     import coremltools as ct
+
     target = {17: ct.target.iOS17, 18: ct.target.iOS18}[ios]
-    io = {"inputs": [ct.TensorType(name="input", shape=tuple(example.shape))], "outputs": [ct.TensorType(name="logits")]}
+    io = {
+        "inputs": [ct.TensorType(name="input", shape=tuple(example.shape))],
+        "outputs": [ct.TensorType(name="logits")],
+    }
     if is_image_classifier(app or {}):
         params = image_type_of(app)
-        io = {"inputs": [ct.ImageType(name="input", shape=tuple(example.shape), scale=params["scale"],
-                                      bias=params["bias"], color_layout=ct.colorlayout.RGB)],
-              "classifier_config": ct.ClassifierConfig(class_labels(app), predicted_feature_name="classLabel")}
-    return ct.convert(program.run_decompositions({}), convert_to="mlprogram", minimum_deployment_target=target,
-                      compute_precision=precision, **io)
+        io = {
+            "inputs": [
+                ct.ImageType(
+                    name="input",
+                    shape=tuple(example.shape),
+                    scale=params["scale"],
+                    bias=params["bias"],
+                    color_layout=ct.colorlayout.RGB,
+                )
+            ],
+            "classifier_config": ct.ClassifierConfig(class_labels(app), predicted_feature_name="classLabel"),
+        }
+    return ct.convert(
+        program.run_decompositions({}),
+        convert_to="mlprogram",
+        minimum_deployment_target=target,
+        compute_precision=precision,
+        **io,
+    )
 
 
 def _fp32_package_bytes(job: ExportJob) -> int:
@@ -113,6 +154,7 @@ def _fp32_package_bytes(job: ExportJob) -> int:
     import coremltools as ct
 
     from edge.manifest import size_of
+
     path = job.out_path.with_name(job.out_path.name + ".fp32.mlpackage")  # a temporary the pipeline also cleans
     try:
         with _quiet():
@@ -126,35 +168,49 @@ def _fp32_package_bytes(job: ExportJob) -> int:
 def _w8a8(job: ExportJob):
     """The program with int8 activations into and int8 weights of every conv/linear (pt2e)."""
     import importlib.util
+
     if importlib.util.find_spec("torchao") is None:
-        raise EdgeError("Core ML int8 (W8A8) quantizes with torchao's pt2e flow, which is not installed: "
-                        "pip install 'edge[xnnpack]' (it brings torchao), or choose --quant w8.")
+        raise EdgeError(
+            "Core ML int8 (W8A8) quantizes with torchao's pt2e flow, which is not installed: "
+            "pip install 'edge[xnnpack]' (it brings torchao), or choose --quant w8."
+        )
     from quant.coreml import w8a8_quantizer
     from quant.pt2e import quantize_program
+
     cfg = job.quant_config
-    return quantize_program(job.program, w8a8_quantizer(cfg.keep_float_ops, cfg.keep_float_modules),
-                            job.calibration, job.example_inputs)
+    return quantize_program(
+        job.program, w8a8_quantizer(cfg.keep_float_ops, cfg.keep_float_modules), job.calibration, job.example_inputs
+    )
 
 
 def _plan(job: ExportJob, ops: dict) -> dict:
     """What was compressed and how, and the package size over the fp32 weight bytes."""
     from edge.manifest import size_of
     from quant.coreml import COMPRESSED_SCHEMES, PALETTE_BITS
+
     if job.quant not in COMPRESSED_SCHEMES:
         return {}
-    how = {"int8": "W8A8 (pt2e): int8 symmetric per-tensor activations into each conv/linear, int8 symmetric "
-                   "per-channel weights; float16 elsewhere",
-           "w8": "coremltools linear_quantize_weights: int8 symmetric per-channel weights, float16 compute",
-           "pal4": "coremltools palettize_weights: k-means, 16-entry LUT per tensor, float16 compute",
-           "pal6": "coremltools palettize_weights: k-means, 64-entry LUT per tensor, float16 compute"}[job.quant]
-    plan = {"method": how, "compressed_weight_ops": {k: v for k, v in ops.items() if k.startswith("constexpr_")},
-            "size_ratio_to_fp32": round(size_of(job.out_path) / _fp32_package_bytes(job), 4),
-            "size_ratio_basis": "this package's bytes over those of the fp32 package of the same program, "
-                                "converted in the same export"}
+    how = {
+        "int8": "W8A8 (pt2e): int8 symmetric per-tensor activations into each conv/linear, int8 symmetric "
+        "per-channel weights; float16 elsewhere",
+        "w8": "coremltools linear_quantize_weights: int8 symmetric per-channel weights, float16 compute",
+        "pal4": "coremltools palettize_weights: k-means, 16-entry LUT per tensor, float16 compute",
+        "pal6": "coremltools palettize_weights: k-means, 64-entry LUT per tensor, float16 compute",
+    }[job.quant]
+    plan = {
+        "method": how,
+        "compressed_weight_ops": {k: v for k, v in ops.items() if k.startswith("constexpr_")},
+        "size_ratio_to_fp32": round(size_of(job.out_path) / _fp32_package_bytes(job), 4),
+        "size_ratio_basis": "this package's bytes over those of the fp32 package of the same program, "
+        "converted in the same export",
+    }
     if job.quant == "int8":
         cfg = job.quant_config
-        plan.update(activation_quantize_ops=ops.get("quantize", 0), keep_float_ops=list(cfg.keep_float_ops),
-                    keep_float_modules=list(cfg.keep_float_modules))
+        plan.update(
+            activation_quantize_ops=ops.get("quantize", 0),
+            keep_float_ops=list(cfg.keep_float_ops),
+            keep_float_modules=list(cfg.keep_float_modules),
+        )
     if job.quant in PALETTE_BITS:
         plan["lut_granularity"] = "per_tensor (per-grouped-channel needs iOS 18)"
     return plan
@@ -167,10 +223,13 @@ def make_reproducible(package: Path) -> None:
     a package item."""
     manifest_path = package / "Manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    renamed = {old: str(uuid.uuid5(uuid.NAMESPACE_URL, f"edge:{item['path']}"))
-               for old, item in manifest["itemInfoEntries"].items()}
-    manifest["itemInfoEntries"] = {renamed[k]: v for k, v in sorted(manifest["itemInfoEntries"].items(),
-                                                                      key=lambda kv: renamed[kv[0]])}
+    renamed = {
+        old: str(uuid.uuid5(uuid.NAMESPACE_URL, f"edge:{item['path']}"))
+        for old, item in manifest["itemInfoEntries"].items()
+    }
+    manifest["itemInfoEntries"] = {
+        renamed[k]: v for k, v in sorted(manifest["itemInfoEntries"].items(), key=lambda kv: renamed[kv[0]])
+    }
     manifest["rootModelIdentifier"] = renamed[manifest["rootModelIdentifier"]]
     manifest_path.write_text(json.dumps(manifest, indent=4, sort_keys=True))
     # coremltools also saves ExecuTorch's delegate-debugging map (debug handle -> MIL ops) when the program
@@ -180,17 +239,24 @@ def make_reproducible(package: Path) -> None:
     root = manifest["itemInfoEntries"][manifest["rootModelIdentifier"]]
     spec_path = package / "Data" / root["path"]
     from coremltools.proto import Model_pb2
+
     spec = Model_pb2.Model()
     spec.ParseFromString(spec_path.read_bytes())
     spec_path.write_bytes(spec.SerializeToString(deterministic=True))
 
 
 # the op a compressed scheme must leave in the program: int8 weights, LUT weights, int8 activations
-COMPRESSED_OPS = {"int8": ("constexpr_affine_dequantize", "quantize"), "w8": ("constexpr_affine_dequantize",),
-                  "pal4": ("constexpr_lut_to_dense",), "pal6": ("constexpr_lut_to_dense",)}
+COMPRESSED_OPS = {
+    "int8": ("constexpr_affine_dequantize", "quantize"),
+    "w8": ("constexpr_affine_dequantize",),
+    "pal4": ("constexpr_lut_to_dense",),
+    "pal6": ("constexpr_lut_to_dense",),
+}
 
 
-def validate_mlpackage(path, input_shape: tuple[int, ...], quant: str = "fp32", labels: list[str] | None = None) -> dict:
+def validate_mlpackage(
+    path, input_shape: tuple[int, ...], quant: str = "fp32", labels: list[str] | None = None
+) -> dict:
     """Re-load the saved package's spec and check what an app relies on; raises ValueError if wrong.
     With `labels`, the package must be an image classifier: an RGB image input of the model's size (its
     scale and bias, read from the program, are returned) and a classifier over exactly those labels."""
@@ -211,8 +277,11 @@ def validate_mlpackage(path, input_shape: tuple[int, ...], quant: str = "fp32", 
                 ops[op.type] += 1
                 for out in op.outputs:
                     max_rank = max(max_rank, out.type.tensorType.rank)
-    io = _check_image_classifier(spec, input_shape, labels, problems) if labels is not None else \
-        _check_tensor_io(spec, input_shape, problems)
+    io = (
+        _check_image_classifier(spec, input_shape, labels, problems)
+        if labels is not None
+        else _check_tensor_io(spec, input_shape, problems)
+    )
     if not ops:
         problems.append("the ML Program has no operations")
     missing = [op for op in COMPRESSED_OPS.get(quant, ()) if not ops[op]]
@@ -220,8 +289,14 @@ def validate_mlpackage(path, input_shape: tuple[int, ...], quant: str = "fp32", 
         problems.append(f"a {quant} program should hold {' and '.join(missing)} ops and has none")
     if problems:
         raise ValueError("Core ML spec validation failed: " + "; ".join(problems))
-    return {"status": "passed", "spec_version": spec.specificationVersion, "model_type": "mlProgram", **io,
-            "ops": dict(ops.most_common()), "max_tensor_rank": max_rank}
+    return {
+        "status": "passed",
+        "spec_version": spec.specificationVersion,
+        "model_type": "mlProgram",
+        **io,
+        "ops": dict(ops.most_common()),
+        "max_tensor_rank": max_rank,
+    }
 
 
 def _check_tensor_io(spec, input_shape, problems: list[str]) -> dict:
@@ -238,29 +313,50 @@ def _check_image_classifier(spec, input_shape, labels: list[str], problems: list
     from coremltools.proto import FeatureTypes_pb2
 
     from edge.io_form import CLASS_LABEL, PROBABILITIES
+
     (given,) = spec.description.input
     image = given.type.imageType if given.type.WhichOneof("Type") == "imageType" else None
     if image is None or given.name != "input":
         problems.append(f"input {given.name!r} is a {given.type.WhichOneof('Type')}, expected an image named 'input'")
-    elif (image.height, image.width) != tuple(input_shape[2:]) or image.colorSpace != FeatureTypes_pb2.ImageFeatureType.RGB:
-        problems.append(f"input image is {image.width}x{image.height} colour space {image.colorSpace}, expected RGB "
-                        f"{input_shape[3]}x{input_shape[2]}")
+    elif (image.height, image.width) != tuple(
+        input_shape[2:]
+    ) or image.colorSpace != FeatureTypes_pb2.ImageFeatureType.RGB:
+        problems.append(
+            f"input image is {image.width}x{image.height} colour space {image.colorSpace}, expected RGB "
+            f"{input_shape[3]}x{input_shape[2]}"
+        )
     outputs = [o.name for o in spec.description.output]
-    if outputs != [CLASS_LABEL, PROBABILITIES] or spec.description.predictedFeatureName != CLASS_LABEL \
-            or spec.description.predictedProbabilitiesName != PROBABILITIES:
+    if (
+        outputs != [CLASS_LABEL, PROBABILITIES]
+        or spec.description.predictedFeatureName != CLASS_LABEL
+        or spec.description.predictedProbabilitiesName != PROBABILITIES
+    ):
         problems.append(f"outputs are {outputs}, expected a classifier's [{CLASS_LABEL!r}, {PROBABILITIES!r}]")
     consts, classify = _program_constants(spec)
     classes = None
     if classify is not None:  # the class list is an inline value of the classify op (or a const it names)
         argument = classify.inputs["classes"].arguments[0]
-        classes = [item.immediateValue.tensor.strings.values[0] for item in argument.value.immediateValue.list.values] \
-            if not argument.name else consts.get(argument.name)
+        classes = (
+            [item.immediateValue.tensor.strings.values[0] for item in argument.value.immediateValue.list.values]
+            if not argument.name
+            else consts.get(argument.name)
+        )
     if classes != list(labels):
         problems.append(f"the classifier's classes are {(classes or [])[:3]}..., not the {len(labels)} labels given")
     scale, bias = _input_scale_bias(spec, consts)
-    return {"inputs": {"input": {"image": "RGB", "width": image.width if image else None,
-                                 "height": image.height if image else None}},
-            "outputs": outputs, "classes": len(classes or []), "image_scale": scale, "image_bias": bias}
+    return {
+        "inputs": {
+            "input": {
+                "image": "RGB",
+                "width": image.width if image else None,
+                "height": image.height if image else None,
+            }
+        },
+        "outputs": outputs,
+        "classes": len(classes or []),
+        "image_scale": scale,
+        "image_bias": bias,
+    }
 
 
 def _program_constants(spec) -> tuple[dict, object]:
@@ -274,6 +370,7 @@ def _program_constants(spec) -> tuple[dict, object]:
                     kind = tensor.WhichOneof("value")
                     if kind == "bytes":  # float16 constants are stored as raw bytes
                         import numpy as np
+
                         consts[op.outputs[0].name] = np.frombuffer(tensor.bytes.values, np.float16).tolist()
                     else:
                         consts[op.outputs[0].name] = list(getattr(tensor, kind).values) if kind else None

@@ -1,4 +1,5 @@
 """Core ML lowerings."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """torch.export program -> LiteRT .tflite through litert-torch (fp16: weights cast by ai-edge-quantizer)."""
+
 from __future__ import annotations
 
 from edge.targets.base import ExportJob, ExportOutcome
@@ -33,6 +34,7 @@ def export_tflite(job: ExportJob) -> ExportOutcome:
 def with_app_metadata(flatbuffer: bytes, job: ExportJob) -> tuple[bytes, dict]:
     """TFLite Model Metadata (and the labels file) for MediaPipe Tasks and the LiteRT Support Library."""
     from edge.targets.litert.metadata import LABELS_FILE, METADATA_NAME, ImageClassifierInfo, attach_metadata
+
     app = job.app
     if not app:  # a conversion outside the export pipeline (edge bench): nothing to describe
         return flatbuffer, {}
@@ -41,36 +43,64 @@ def with_app_metadata(flatbuffer: bytes, job: ExportJob) -> tuple[bytes, dict]:
     std = [1.0] * 3 if in_graph else [s * 255 for s in pre["std"]]
     lows = [(0 - m) / s for m, s in zip(mean, std)]
     highs = [(255 - m) / s for m, s in zip(mean, std)]
-    how = ("uint8 RGB pixels 0-255 as decoded; the graph casts and normalizes ((x/255 - mean) / std)" if in_graph
-           else "float32 RGB, (pixel - mean) / std with the normalization options here (pixels 0-255)")
+    how = (
+        "uint8 RGB pixels 0-255 as decoded; the graph casts and normalizes ((x/255 - mean) / std)"
+        if in_graph
+        else "float32 RGB, (pixel - mean) / std with the normalization options here (pixels 0-255)"
+    )
     info = ImageClassifierInfo(
-        name=app["name"], description=app["description"], version=app["version"], author=app["author"],
-        license=app["license"], image_is_nhwc=app["layout"] == "NHWC", size=app["input_size"], mean=tuple(mean),
-        std=tuple(std), input_range=(min(lows), max(highs)),
+        name=app["name"],
+        description=app["description"],
+        version=app["version"],
+        author=app["author"],
+        license=app["license"],
+        image_is_nhwc=app["layout"] == "NHWC",
+        size=app["input_size"],
+        mean=tuple(mean),
+        std=tuple(std),
+        input_range=(min(lows), max(highs)),
         input_description=f"{app['layout']} {how}; resize the shorter side to {pre['resize_shorter_to']} "
-                          f"({pre['interpolation']}) and crop the centre {pre['center_crop']} px",
+        f"({pre['interpolation']}) and crop the centre {pre['center_crop']} px",
         output_description=f"class scores (logits, {app['num_classes']} classes): higher is more likely",
-        labels=tuple(app["labels"]) if app["labels"] else None)
+        labels=tuple(app["labels"]) if app["labels"] else None,
+    )
     per_channel = not in_graph and (len(set(mean)) > 1 or len(set(std)) > 1)
-    record = {"normalization": app["normalization"],
-              **({"note": "per-channel float normalization: the LiteRT Support Library applies it; MediaPipe Tasks "
-                          "rejects it (\"Per-channel image normalization is not available\"): export with "
-                          "--input-form nhwc-uint8 for MediaPipe"} if per_channel and app["layout"] == "NHWC" else {}),
-              "embedded_metadata": {"kind": "tflite_metadata", "keys": [METADATA_NAME],
-                                    "associated_files": [LABELS_FILE] if info.labels else []}}
+    record = {
+        "normalization": app["normalization"],
+        **(
+            {
+                "note": "per-channel float normalization: the LiteRT Support Library applies it; MediaPipe Tasks "
+                'rejects it ("Per-channel image normalization is not available"): export with '
+                "--input-form nhwc-uint8 for MediaPipe"
+            }
+            if per_channel and app["layout"] == "NHWC"
+            else {}
+        ),
+        "embedded_metadata": {
+            "kind": "tflite_metadata",
+            "keys": [METADATA_NAME],
+            "associated_files": [LABELS_FILE] if info.labels else [],
+        },
+    }
     return attach_metadata(flatbuffer, info), record
 
 
 def _int8(job: ExportJob) -> tuple[bytes, dict]:
     from quant.litert import FLOAT_BY_BACKEND, float_io, litert_quantizer, quantized_tflite
+
     cfg = job.quant_config
-    flatbuffer = quantized_tflite(job.program, litert_quantizer(cfg.keep_float_ops, cfg.keep_float_modules),
-                                  job.calibration, job.example_inputs)
+    flatbuffer = quantized_tflite(
+        job.program, litert_quantizer(cfg.keep_float_ops, cfg.keep_float_modules), job.calibration, job.example_inputs
+    )
     if cfg.io == "float":
         flatbuffer = float_io(flatbuffer)
-    return flatbuffer, {"quantizer": "litert-torch PT2EQuantizer, static int8, per-channel symmetric weights",
-                        "io": cfg.io, "keep_float_ops": list(cfg.keep_float_ops),
-                        "keep_float_modules": list(cfg.keep_float_modules), "float_by_backend": list(FLOAT_BY_BACKEND)}
+    return flatbuffer, {
+        "quantizer": "litert-torch PT2EQuantizer, static int8, per-channel symmetric weights",
+        "io": cfg.io,
+        "keep_float_ops": list(cfg.keep_float_ops),
+        "keep_float_modules": list(cfg.keep_float_modules),
+        "float_by_backend": list(FLOAT_BY_BACKEND),
+    }
 
 
 def _cast_weights_fp16(flatbuffer: bytes) -> bytes:
@@ -79,8 +109,12 @@ def _cast_weights_fp16(flatbuffer: bytes) -> bytes:
     from ai_edge_quantizer.qtyping import TFLOperationName
 
     q = quantizer.Quantizer(bytearray(flatbuffer))
-    q.add_weight_only_config(regex=".*", operation_name=TFLOperationName.ALL_SUPPORTED, num_bits=16,
-                             algorithm_key=AlgorithmName.FLOAT_CASTING)
+    q.add_weight_only_config(
+        regex=".*",
+        operation_name=TFLOperationName.ALL_SUPPORTED,
+        num_bits=16,
+        algorithm_key=AlgorithmName.FLOAT_CASTING,
+    )
     return bytes(q.quantize().quantized_model)
 
 
@@ -96,10 +130,16 @@ def tflite_op_inventory(flatbuffer: bytes) -> dict:
         for op in graph.operators:
             code = model.operatorCodes[op.opcodeIndex]
             builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-            name = names.get(builtin, f"op_{builtin}") if builtin != schema.BuiltinOperator.CUSTOM \
+            name = (
+                names.get(builtin, f"op_{builtin}")
+                if builtin != schema.BuiltinOperator.CUSTOM
                 else f"CUSTOM:{code.customCode.decode()}"
+            )
             counts[name] = counts.get(name, 0) + 1
         for tensor in graph.tensors:
             max_rank = max(max_rank, len(tensor.shape) if tensor.shape is not None else 0)
-    return {"backend": "litert", "ops": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
-            "max_tensor_rank": max_rank}
+    return {
+        "backend": "litert",
+        "ops": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
+        "max_tensor_rank": max_rank,
+    }

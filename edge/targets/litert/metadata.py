@@ -9,6 +9,7 @@ metadata_schema.fbs, file identifier "M001"). Only fields of schema version 1.0.
 "TFLITE_METADATA"; the labels file is an associated file of the output tensor and travels in a zip
 archive appended to the flatbuffer (stored, not compressed), where MediaPipe looks for it.
 """
+
 from __future__ import annotations
 
 import io
@@ -39,8 +40,8 @@ class ImageClassifierInfo:
     license: str
     image_is_nhwc: bool
     size: int
-    mean: tuple[float, ...]     # on 0-255 pixels: what the app subtracts (all 0 when the graph normalizes)
-    std: tuple[float, ...]      # on 0-255 pixels: what the app divides by (all 1 when the graph normalizes)
+    mean: tuple[float, ...]  # on 0-255 pixels: what the app subtracts (all 0 when the graph normalizes)
+    std: tuple[float, ...]  # on 0-255 pixels: what the app divides by (all 1 when the graph normalizes)
     input_range: tuple[float, float]
     input_description: str
     output_description: str
@@ -53,7 +54,7 @@ def attach_metadata(flatbuffer: bytes, info: ImageClassifierInfo) -> bytes:
 
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
     for stored in model.buffers or []:  # data kept after the flatbuffer (ai-edge-quantizer's fp16): inline it,
-        if stored.offset > 1:            # since re-serializing writes a new flatbuffer without that tail
+        if stored.offset > 1:  # since re-serializing writes a new flatbuffer without that tail
             stored.data = np.frombuffer(flatbuffer, np.uint8, count=stored.size, offset=stored.offset)
             stored.offset = stored.size = 0
     buffer = schema.BufferT()
@@ -73,21 +74,41 @@ def attach_metadata(flatbuffer: bytes, info: ImageClassifierInfo) -> bytes:
 
 def metadata_buffer(info: ImageClassifierInfo) -> bytes:
     b = flatbuffers.Builder(1024)
-    image = _tensor(b, "image", info.input_description,
-                    _image_properties(b, info.size) if info.image_is_nhwc else _feature_properties(b),
-                    _IMAGE_PROPERTIES if info.image_is_nhwc else _FEATURE_PROPERTIES,
-                    process_units=[_normalization(b, info.mean, info.std)],
-                    stats=(list(info.input_range[1:]) * len(info.mean), list(info.input_range[:1]) * len(info.mean)))
-    labels = [_associated_file(b, LABELS_FILE, "class names, one per line, in output order",
-                               _TENSOR_AXIS_LABELS)] if info.labels else []
-    scores = _tensor(b, "scores", info.output_description, _feature_properties(b), _FEATURE_PROPERTIES,
-                     associated_files=labels)
+    image = _tensor(
+        b,
+        "image",
+        info.input_description,
+        _image_properties(b, info.size) if info.image_is_nhwc else _feature_properties(b),
+        _IMAGE_PROPERTIES if info.image_is_nhwc else _FEATURE_PROPERTIES,
+        process_units=[_normalization(b, info.mean, info.std)],
+        stats=(list(info.input_range[1:]) * len(info.mean), list(info.input_range[:1]) * len(info.mean)),
+    )
+    labels = (
+        [_associated_file(b, LABELS_FILE, "class names, one per line, in output order", _TENSOR_AXIS_LABELS)]
+        if info.labels
+        else []
+    )
+    scores = _tensor(
+        b, "scores", info.output_description, _feature_properties(b), _FEATURE_PROPERTIES, associated_files=labels
+    )
     subgraph = _table(b, [(0, b.CreateString(info.name)), (2, _vector(b, [image])), (3, _vector(b, [scores]))])
-    strings = [b.CreateString(s) for s in (info.name, info.description, info.version, info.author, info.license,
-                                           MIN_PARSER_VERSION)]
+    strings = [
+        b.CreateString(s)
+        for s in (info.name, info.description, info.version, info.author, info.license, MIN_PARSER_VERSION)
+    ]
     subgraphs = _vector(b, [subgraph])
-    root = _table(b, [(0, strings[0]), (1, strings[1]), (2, strings[2]), (3, subgraphs), (4, strings[3]),
-                      (5, strings[4]), (7, strings[5])])
+    root = _table(
+        b,
+        [
+            (0, strings[0]),
+            (1, strings[1]),
+            (2, strings[2]),
+            (3, subgraphs),
+            (4, strings[3]),
+            (5, strings[4]),
+            (7, strings[5]),
+        ],
+    )
     b.Finish(root, file_identifier=FILE_IDENTIFIER)
     return bytes(b.Output())
 
@@ -119,7 +140,7 @@ def _floats(b: flatbuffers.Builder, values) -> int:
 
 def _image_properties(b, size: int) -> int:
     image_size = _table(b, [], [(0, "uint32", size), (1, "uint32", size)])  # ImageSize: width, height
-    return _table(b, [(1, image_size)], [(0, "int8", _RGB)])                  # ImageProperties: color_space, size
+    return _table(b, [(1, image_size)], [(0, "int8", _RGB)])  # ImageProperties: color_space, size
 
 
 def _feature_properties(b) -> int:
@@ -127,7 +148,7 @@ def _feature_properties(b) -> int:
 
 
 def _normalization(b, mean, std) -> int:
-    options = _table(b, [(0, _floats(b, mean)), (1, _floats(b, std))])        # NormalizationOptions: mean, std
+    options = _table(b, [(0, _floats(b, mean)), (1, _floats(b, std))])  # NormalizationOptions: mean, std
     return _table(b, [(1, options)], [(0, "uint8", _NORMALIZATION_OPTIONS)])  # ProcessUnit: options_type, options
 
 
@@ -135,8 +156,16 @@ def _associated_file(b, name: str, description: str, kind: int) -> int:
     return _table(b, [(0, b.CreateString(name)), (1, b.CreateString(description))], [(2, "int8", kind)])
 
 
-def _tensor(b, name: str, description: str, properties: int, properties_type: int, process_units=(),
-            stats=None, associated_files=()) -> int:
+def _tensor(
+    b,
+    name: str,
+    description: str,
+    properties: int,
+    properties_type: int,
+    process_units=(),
+    stats=None,
+    associated_files=(),
+) -> int:
     """TensorMetadata: name, description, dimension_names, content, process_units, stats, associated_files."""
     content = _table(b, [(1, properties)], [(0, "uint8", properties_type)])  # Content: properties_type, properties
     offsets = [(0, b.CreateString(name)), (1, b.CreateString(description)), (3, content)]

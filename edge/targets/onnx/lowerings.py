@@ -1,5 +1,6 @@
 """ONNX lowerings: in-place channel slicing (FasterNet's "slicing" PConv written by users) exports
 as ScatterND fed by index tensors built at run time; a Concat of slices says the same in one node."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Which compute nodes the XNNPACK delegate takes, which it leaves to portable kernels, and why."""
+
 from __future__ import annotations
 
 import logging
@@ -50,6 +51,7 @@ def _op_name(node) -> str:
 
 def _supported_ops() -> set[str]:
     from executorch.backends.xnnpack.partition.config import ALL_PARTITIONER_CONFIGS
+
     names = set()
     for config in ALL_PARTITIONER_CONFIGS:
         name = getattr(config, "target_name", None)
@@ -77,8 +79,10 @@ def delegation_coverage(graph_module, reasons: dict[str, str]) -> dict:
                 continue
             base = op.split(".")[0]
             reason = reasons.get(node.name) or (
-                "XNNPACK has no kernel for this op" if base not in supported
-                else "the partitioner's constraints for this op were not met")
+                "XNNPACK has no kernel for this op"
+                if base not in supported
+                else "the partitioner's constraints for this op were not met"
+            )
             left_out.append({"op": op, "node": node.name, "reason": reason})
     by_op = Counter(item["op"] for item in left_out)
     why = {}

@@ -1,4 +1,5 @@
 """What runs once after the XNNPACK lowerings, on the whole lowered program."""
+
 from __future__ import annotations
 
 import torch
@@ -18,6 +19,7 @@ def fold_constants(program: torch.export.ExportedProgram) -> torch.export.Export
     column of a mean); XNNPACK takes only static weights, so fold them into new constants, on a new
     program (the given one may be shared with other targets)."""
     from executorch.exir.passes.constant_prop_pass import constant_prop_pass
+
     if not _has_constant_computation(program):
         return program
     for tensor in list(program.state_dict.values()) + list(program.constants.values()):

@@ -2,6 +2,7 @@
 fp16 kernels (ARMv8.2 phones: native fp16 vector arithmetic; CPUs without it: XNNPACK's emulation or
 fp32 fallbacks). The artifact keeps float32 input and output, as every other export: one cast at
 each end, so apps feed it the same tensors as the fp32 .pte."""
+
 from __future__ import annotations
 
 import copy
@@ -25,10 +26,13 @@ class HalfInside(torch.nn.Module):
 def half_program(model: torch.nn.Module, example_inputs: tuple, input_form: str) -> torch.export.ExportedProgram:
     """The fp16 program of `model` with XNNPACK's lowerings applied, as the fp32 export gets them."""
     if input_form != "nchw-float":
-        raise ExportError(f"xnnpack fp16 takes the default input form nchw-float (got {input_form}); export fp16 "
-                          "with --input-form nchw-float or use fp32 for this form.")
+        raise ExportError(
+            f"xnnpack fp16 takes the default input form nchw-float (got {input_form}); export fp16 "
+            "with --input-form nchw-float or use fp32 for this form."
+        )
     from edge.lowering import apply_lowerings
     from edge.targets.xnnpack import TARGET
+
     program = torch.export.export(HalfInside(model), tuple(example_inputs), strict=False)
     program, _ = apply_lowerings(program, TARGET)
     return program

@@ -4,6 +4,7 @@ Keyed by backend constraints (executorch 1.5.1's partitioner configs), not by mo
 they apply to foreign graphs too: decomposed SDPA / nn.MultiheadAttention, LayerNorm over
 tokens, select/squeeze from indexing, `mean` over non-innermost dims, same-shape expands.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,20 +20,24 @@ BACKEND = "xnnpack"
 # aten::scaled_dot_product_attention(Tensor query, Tensor key, Tensor value, Tensor? attn_mask=None,
 #     float dropout_p=0.0, bool is_causal=False, *, float? scale=None, bool enable_gqa=False) -> Tensor
 @lowering(aten.scaled_dot_product_attention.default, BACKEND)
-def scaled_dot_product_attention__xnnpack(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
-                                          scale=None, enable_gqa=False):
+def scaled_dot_product_attention__xnnpack(
+    query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False
+):
     """SDPA's decomposition emits any/eq/where/full_like/logical_not, which XNNPACK does not take."""
     *lead, n, d = query.shape
     m, dv = key.shape[-2], value.shape[-1]
     batch = math.prod(lead)
     s = scale if scale is not None else 1.0 / math.sqrt(d)
     logits = torch.bmm(query.reshape(batch, n, d) * s, key.reshape(batch, m, d).transpose(1, 2))
+    # A boolean mask becomes an additive one computed from the mask alone, so a constant mask (transformers'
+    # ViT passes an all-true one) folds into a constant and only a delegated add remains; a masked_fill of
+    # the logits would leave where/scalar_tensor outside the delegate.
     if attn_mask is not None:
         mask = attn_mask.expand(*lead, n, m).reshape(batch, n, m)
-        logits = logits.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else logits + mask
+        logits = logits + (torch.where(mask, 0.0, float("-inf")) if mask.dtype == torch.bool else mask)
     if is_causal:
         causal = torch.ones(n, m, dtype=torch.bool).tril()
-        logits = logits.masked_fill(~causal, float("-inf"))
+        logits = logits + torch.where(causal, 0.0, float("-inf"))
     out = torch.bmm(torch.softmax(logits, dim=-1), value.reshape(batch, m, dv))
     return out.reshape(*lead, n, dv)
 
@@ -126,14 +131,19 @@ def mean_dim__xnnpack(x, dim, keepdim=False, dtype=None):
 # aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)
 @lowering(aten.expand.default, BACKEND)
 def expand__xnnpack(x, size, implicit=False):
-    """XNNPACK does not take expand_copy (broadcast matmuls emit it): a view, or concats of copies."""
+    """XNNPACK does not take expand_copy (broadcast matmuls emit it): a view, or a broadcast multiply.
+
+    Not a concat of copies: XNNPACK's partitioner counts a concat's distinct inputs, so cat([y] * n)
+    (one input node) stays outside the delegate. A product with a constant ones tensor of the target
+    shape broadcasts in XNNPACK's multiply and is exact.
+    """
     size = list(size)
     lead = len(size) - x.dim()
     y = x.reshape([1] * lead + list(x.shape)) if lead else x
-    for d, target in enumerate(size):
-        if target != -1 and y.shape[d] == 1 and target != 1:
-            y = torch.cat([y] * target, dim=d)
-    return y.reshape([y.shape[d] if s == -1 else s for d, s in enumerate(size)])
+    shape = [y.shape[d] if s == -1 else s for d, s in enumerate(size)]
+    if list(y.shape) == shape:
+        return y.reshape(shape)
+    return y * torch.ones(shape, dtype=y.dtype)
 
 
 # aten::unsqueeze(Tensor(a) self, int dim) -> Tensor(a)

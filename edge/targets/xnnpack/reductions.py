@@ -1,0 +1,114 @@
+"""XNNPACK lowerings for normalizations, sums and patch (un)folding that foreign graphs carry.
+
+ExecuTorch 1.5.1's XNNPACK partitioner has no group_norm, sum, vector norm, im2col or col2im; each
+is rewritten into ops it delegates (products with constant columns, convolutions with constant
+one-hot kernels), exact in fp32. Keyed by these ops, so any model using them gets the rewrite.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from edge.lowering import lowering
+from edge.targets.xnnpack.lowerings import _row_mean, mean_dim__xnnpack
+
+aten = torch.ops.aten
+BACKEND = "xnnpack"
+
+
+# aten::group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1e-05,
+#     bool cudnn_enabled=True) -> Tensor
+@lowering(aten.group_norm.default, BACKEND)
+def group_norm__xnnpack(x, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
+    """XNNPACK has no group norm (GroupNorm(1, C) is a LayerNorm over C, H, W in PoolFormer and
+    MobileViTV2): its two means become products of the group rows with a constant 1/K column."""
+    n, c = x.shape[0], x.shape[1]
+    rows = x.reshape(n * num_groups, -1)
+    centered = rows - _row_mean(rows)
+    var = _row_mean(centered * centered)
+    y = (centered * torch.rsqrt(var + eps)).reshape(x.shape)
+    per_channel = [1, c] + [1] * (x.dim() - 2)
+    if weight is not None:
+        y = y * weight.reshape(per_channel)
+    if bias is not None:
+        y = y + bias.reshape(per_channel)
+    return y
+
+
+# aten::sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+@lowering(aten.sum.dim_IntList, BACKEND)
+def sum_dim__xnnpack(x, dim, keepdim=False, dtype=None):
+    """XNNPACK has no sum: the mean over the same dims (delegated forms) times the element count."""
+    rank = x.dim()
+    dims = sorted({d % rank for d in (dim if dim else range(rank))})
+    count = math.prod(x.shape[d] for d in dims)
+    return mean_dim__xnnpack(x, dims, keepdim, dtype) * float(count)  # an int would become an int64 constant
+
+
+# aten::linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *,
+#     ScalarType? dtype=None) -> Tensor
+@lowering(aten.linalg_vector_norm.default, BACKEND)
+def linalg_vector_norm__xnnpack(x, ord=2, dim=None, keepdim=False, dtype=None):
+    """XNNPACK has no vector norm (ConvNeXt-V2's GRN takes one over H, W): the 2-norm as the square
+    root of a sum of squares; other orders are left as they are."""
+    if ord != 2:
+        return NotImplemented
+    return torch.sqrt(sum_dim__xnnpack(x * x, dim, keepdim, dtype))
+
+
+def _one_hot_patch_kernel(channels: int, kh: int, kw: int, dtype) -> torch.Tensor:
+    """(C*kh*kw, 1, kh, kw): output channel c*kh*kw + j of a groups=C conv picks tap j of channel c,
+    the order im2col lays its rows out in."""
+    taps = kh * kw
+    eye = torch.eye(taps, dtype=dtype).reshape(taps, 1, kh, kw)
+    return torch.cat([eye] * channels, dim=0) if channels > 1 else eye
+
+
+# aten::im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor
+@lowering(aten.im2col.default, BACKEND)
+def im2col__xnnpack(x, kernel_size, dilation, padding, stride):
+    """XNNPACK has no im2col (F.unfold, MobileViTV2's patch unfolding): a grouped convolution with a
+    constant one-hot kernel gathers the same taps, for any stride, padding and dilation."""
+    batched = x.dim() == 4
+    x4 = x if batched else x.unsqueeze(0)
+    n, c = x4.shape[0], x4.shape[1]
+    kh, kw = kernel_size
+    weight = _one_hot_patch_kernel(c, kh, kw, x.dtype)
+    cols = torch.nn.functional.conv2d(
+        x4, weight, stride=tuple(stride), padding=tuple(padding), dilation=tuple(dilation), groups=c
+    )
+    out = cols.reshape(n, c * kh * kw, -1)
+    return out if batched else out.squeeze(0)
+
+
+# aten::col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding,
+#     int[2] stride) -> Tensor
+@lowering(aten.col2im.default, BACKEND)
+def col2im__xnnpack(x, output_size, kernel_size, dilation, padding, stride):
+    """XNNPACK has no col2im (F.fold, MobileViTV2's patch folding): a grouped transposed convolution
+    with the one-hot kernel puts each tap back and sums overlaps, as fold does."""
+    batched = x.dim() == 3
+    x3 = x if batched else x.unsqueeze(0)
+    n, ck, _ = x3.shape
+    kh, kw = kernel_size
+    c = ck // (kh * kw)
+    out_hw = []
+    for i in range(2):
+        span = dilation[i] * (kernel_size[i] - 1) + 1
+        out_hw.append((output_size[i] + 2 * padding[i] - span) // stride[i] + 1)
+    cols = x3.reshape(n, ck, out_hw[0], out_hw[1])
+    weight = _one_hot_patch_kernel(c, kh, kw, x.dtype)
+    natural = [(out_hw[i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel_size[i] - 1) + 1 for i in range(2)]
+    extra = tuple(output_size[i] - natural[i] for i in range(2))
+    y = torch.nn.functional.conv_transpose2d(
+        cols,
+        weight,
+        stride=tuple(stride),
+        padding=tuple(padding),
+        output_padding=extra,
+        groups=c,
+        dilation=tuple(dilation),
+    )
+    return y if batched else y.squeeze(0)

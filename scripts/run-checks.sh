@@ -8,6 +8,6 @@ status=0
 .venv/bin/ruff check --quiet . || status=1
 .venv/bin/ruff format --check --quiet . || { echo "checks: ruff format would change the files above" >&2; status=1; }
 .venv/bin/mypy --no-error-summary edge/export.py edge/models quant/config.py runtimes || status=1
-.venv/bin/lint-imports --no-cache --quiet || status=1   # exit 1 names the contract and the import that breaks it
+.venv/bin/lint-imports --no-cache > .venv/lint-imports.log 2>&1 || { cat .venv/lint-imports.log; status=1; }  # names the broken contract and import
 [ "$status" -eq 0 ] && echo "checks: ruff, mypy and import-linter passed"
 exit "$status"

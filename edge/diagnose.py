@@ -30,6 +30,8 @@ def never_raw(fn):
             if enriched is e:
                 raise
             raise enriched from e.__cause__
+        except OSError:  # the machine's (disk full, permissions), not the model's: the CLI names it
+            raise
         except Exception as e:  # the boundary: anything a torch pass, converter or runtime raised
             raise ExportError(explain(e)) from e
 

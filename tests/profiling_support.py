@@ -108,6 +108,7 @@ def arm64_runner() -> Path | None:
         return None
     from runtimes.arm64.toolchain import build_runner
 
+    (REPO / "build").mkdir(exist_ok=True)
     with open(REPO / "build" / ".arm64-build.lock", "w") as lock:  # pytest-xdist workers build one at a time
         fcntl.flock(lock, fcntl.LOCK_EX)
         return build_runner()

@@ -170,6 +170,7 @@ def test_an_artifact_broken_on_arm_is_not_written(android_fp32, tmp_path, monkey
     from onnx import numpy_helper
 
     import edge.export as pipeline
+    import edge.export_steps as steps
     from edge.targets import TARGETS
 
     real = TARGETS["onnx"].load_exporter()
@@ -184,7 +185,7 @@ def test_an_artifact_broken_on_arm_is_not_written(android_fp32, tmp_path, monkey
         return outcome
 
     monkeypatch.setattr(type(TARGETS["onnx"]), "load_exporter", lambda self: damaging)
-    monkeypatch.setattr(pipeline, "verify_artifact", lambda *a, **k: {"status": "passed", "cosine": 1.0})
+    monkeypatch.setattr(steps, "verify_artifact", lambda *a, **k: {"status": "passed", "cosine": 1.0})
     monkeypatch.setenv("EDGE_ARM64_VERIFY_INPUTS", "1")
     out = tmp_path / "broken"
     with pytest.raises(

@@ -20,9 +20,6 @@ from tests.quant_support import input_dependent
 
 SIZE = 64
 MODELS = ["mobilevit_xxs", "fasternet_t0", "iformer_t"]
-# LiteRT int8 of these two at 64 px fails edge's own int8 check (cosine 0.93 / 0.98 < 0.99 to eager) on
-# this AVX2 host in every input form, nchw-float included: the export refuses them before metadata matters.
-LITERT_INT8_BELOW_BOUND = {"mobilevit_xxs", "iformer_t"}
 
 
 @pytest.fixture(scope="module")
@@ -76,42 +73,45 @@ def mediapipe_top5(path, model) -> list[list[str]]:
         ]
 
 
-def interpreter_top5(path, model, labels) -> list[list[str]]:
-    from runtimes import open_session
-
-    session = open_session(path)
-    return [
-        [labels[i] for i in np.argsort(-session.run([pixels[None]])[0].ravel())[:5]]
-        for pixels in photo_pixels(model.config)
-    ]
-
-
 def eager_top5(model, labels) -> list[list[str]]:
     return [[labels[i] for i in np.argsort(-logits)[:5]] for logits in eager_logits(model)]
 
 
-@pytest.mark.parametrize("quant", ["fp32", "int8"])
 @pytest.mark.parametrize("name", MODELS)
-def test_mediapipe_classifies_our_uint8_tflite_like_eager(tmp_path, models, labels, name, quant):
+def test_mediapipe_classifies_our_uint8_tflite_like_eager(tmp_path, models, labels, name):
     model = models[name]
-    scheme = QuantConfig(scheme="int8", calib_samples=8) if quant == "int8" else quant
-    if quant == "int8" and name in LITERT_INT8_BELOW_BOUND:  # measured, not re-run here: ~90 s each to fail
-        pytest.skip(
-            "LiteRT int8 of this model fails edge's int8 verification at 64 px on this AVX2 host "
-            "(cosine 0.93 / 0.98 < 0.99, in every input form): not a metadata problem"
-        )
+    (result,) = export_targets(model, targets="litert", out_dir=tmp_path, labels=labels, input_form="nhwc-uint8")
+    assert mediapipe_top5(result.path, model) == eager_top5(model, labels)
+
+
+DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+# int8 is judged on the models trained on scikit-learn's digits (edge/data/digits): trained weights keep
+# activations in ranges int8 represents, and their logits on the photographs depend on the photograph.
+# MobileViT-XXS's LiteRT int8 is refused by edge's own check even trained: cosine 0.964 < 0.99 on the
+# verification noise image (photos 0.986-0.997; calibrating on noise too moves the loss to the photos).
+LITERT_INT8_REFUSED = {"mobilevit_xxs"}
+
+
+@pytest.mark.parametrize("name", [m for m in MODELS if m not in LITERT_INT8_REFUSED])
+def test_mediapipe_classifies_our_int8_tflite_like_eager(tmp_path, name):
+    from edge.digits import digits_model
+
+    model = digits_model(name)
     (result,) = export_targets(
-        model, targets="litert", quant=scheme, out_dir=tmp_path, labels=labels, input_form="nhwc-uint8"
+        model,
+        targets="litert",
+        quant=QuantConfig(scheme="int8", calib_samples=8),
+        out_dir=tmp_path,
+        labels=DIGIT_NAMES,
+        input_form="nhwc-uint8",
     )
     got = mediapipe_top5(result.path, model)
-    if quant == "fp32":
-        assert got == eager_top5(model, labels)
-        return
-    # int8 reorders logits that lie within its rounding of each other (random weights: the top-5 are close),
-    # and MediaPipe's own TFLite build rounds int8 slightly unlike ai-edge-litert's: measured 4 of 5 shared
-    # with eager and with the interpreter, order swapped; the first class is in eager's top 2
-    for g, interpreted, e in zip(got, interpreter_top5(result.path, model, labels), eager_top5(model, labels)):
-        assert len(set(g) & set(interpreted)) >= 3 and len(set(g) & set(e)) >= 3 and g[0] in e[:2]
+    # measured: the same five classes as eager, first class equal, at most one neighbouring pair swapped
+    # where two logits lie within int8's rounding of each other (MediaPipe's TFLite and ai-edge-litert
+    # also differ there from each other)
+    for g, e in zip(got, eager_top5(model, DIGIT_NAMES)):
+        assert g[0] == e[0] and sorted(g) == sorted(e)
+        assert sum(a != b for a, b in zip(g, e)) <= 2
 
 
 def test_mediapipe_applies_the_float_normalization_from_our_metadata(tmp_path, models, labels):

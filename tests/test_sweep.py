@@ -1,4 +1,4 @@
-"""edge sweep: a real 2 x 2 x 2 grid on a local Ray with 2 CPUs, resumption, fault injection, a two-node cluster.
+"""edge sweep: a real 1 x 2 x 2 grid on a local Ray with 2 CPUs, resumption, fault injection, a two-node cluster.
 
 Every sweep here starts a real Ray and runs real exports and timings; cells are 64 px, with few runs.
 """
@@ -28,7 +28,7 @@ from edge.sweep.runner import KILL_HOOK_ENV  # noqa: E402
 from tests.sweep_support import DIGITS, ROOT, RayCluster, digits_subset, edge_cmd, write_spec  # noqa: E402
 
 GRID = dict(
-    models=["fasternet_t0", "iformer_t"],
+    models=["fasternet_t0"],  # one model: the grid tests the sweep, the models are tested elsewhere
     input_sizes=[64],
     targets=["litert", "onnx"],
     quants=["fp32", "int8"],
@@ -58,7 +58,7 @@ def test_grid_ends_with_one_row_per_cell(grid):
     assert [(r["model"], r["target"], r["quant"]) for r in result.rows] == [
         (m, t, q) for m in GRID["models"] for t in GRID["targets"] for q in GRID["quants"]
     ]
-    assert result.conversions_run + result.conversions_failed == 8 and result.conversions_skipped == 0
+    assert result.conversions_run + result.conversions_failed == 4 and result.conversions_skipped == 0
     for r in result.rows:  # int8 of random weights can miss the 0.99 cosine bound on CPUs without VNNI
         assert r["status"] in ("ok", "error"), r
         if r["status"] == "ok":
@@ -66,7 +66,7 @@ def test_grid_ends_with_one_row_per_cell(grid):
             assert (out / r["artifact"]).is_file()
         else:
             assert r["quant"] == "int8" and "\n" not in r["error"] and "verification" in r["error"], r
-    assert sum(r["status"] == "ok" for r in result.rows) >= 6  # every fp32 cell and most int8 cells
+    assert sum(r["status"] == "ok" for r in result.rows) >= 3  # every fp32 cell and most int8 cells
 
 
 def test_grid_conversions_overlap_in_time(grid):
@@ -76,7 +76,7 @@ def test_grid_conversions_overlap_in_time(grid):
 
 def test_grid_host_timings_never_overlap(grid):
     spans = _intervals(grid[2].rows, "timing_started", "timing_ended")
-    assert len(spans) >= 6
+    assert len(spans) >= 3
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), spans
 
 
@@ -106,7 +106,7 @@ def test_rerun_converts_and_times_nothing(grid):
     assert done.returncode == 0, done.stderr
     counts = json.loads(done.stdout)
     assert (counts["conversions_run"], counts["timings_run"], counts["conversions_failed"]) == (0, 0, 0)
-    assert counts["conversions_skipped"] == 8
+    assert counts["conversions_skipped"] == 4
     assert {p: p.stat().st_mtime_ns for p in (out / "conversions").iterdir()} == before
 
 

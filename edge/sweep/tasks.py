@@ -49,11 +49,11 @@ def _where() -> dict:
 
 
 def scratch(kind: str, key: str) -> Path:
-    """A folder private to this cell on this node; a retried attempt starts from an empty one."""
-    path = Path(tempfile.gettempdir()) / "edge-sweep" / f"{kind}-{key}"
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
+    """A new empty folder for this attempt at this cell: private to it even when another sweep on the same
+    node runs the same cell at once (a fixed name let one sweep delete another's files mid-conversion)."""
+    root = Path(tempfile.gettempdir()) / "edge-sweep"
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{kind}-{key}-", dir=root))
 
 
 def convert(

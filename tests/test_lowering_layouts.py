@@ -150,3 +150,20 @@ def test_custom_op_lowering_equals_reference_for_any_layout(op, backend, layout)
     reference = reference_local_attention if op is torch.ops.edge.local_attention.default else reference_partial_conv
     moved = tuple(laid_out(a, layout) if isinstance(a, torch.Tensor) else a for a in args)
     assert close(lowerings_for(TARGETS[backend])[op].fn(*moved), reference(*args))
+
+
+@pytest.mark.parametrize("norm", [torch.nn.LayerNorm(16), torch.nn.GroupNorm(1, 16)], ids=["layer_norm", "group_norm"])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32])
+def test_xnnpack_norm_epsilon_is_a_normal_number_of_its_dtype(norm, dtype):
+    """1e-5 is subnormal in float16, which ARM fp16 kernels flush to zero (NaN on constant tokens)."""
+    x = torch.randn(2, 16, 4, 4) if isinstance(norm, torch.nn.GroupNorm) else torch.randn(2, 5, 16)
+    program = export_program(norm.to(dtype).eval(), (x.to(dtype),))
+    lowered, _ = apply_lowerings(program, TARGETS["xnnpack"])
+    eps = [
+        a
+        for n in lowered.graph.nodes
+        if n.op == "call_function" and "add" in str(n.target)
+        for a in n.args
+        if isinstance(a, float)
+    ]
+    assert eps == [max(1e-5, torch.finfo(dtype).tiny)]

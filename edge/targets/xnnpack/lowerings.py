@@ -55,6 +55,13 @@ def _row_mean(rows: torch.Tensor) -> torch.Tensor:
     return torch.mm(rows, torch.full((c, 1), 1.0 / c, dtype=rows.dtype))
 
 
+def normal_eps(eps: float, dtype: torch.dtype) -> float:
+    """The norm's epsilon, raised to the dtype's smallest normal number when it lies below it. LayerNorm's
+    1e-5 is subnormal in float16, and ARM fp16 kernels flush subnormals to zero: a token with zero
+    variance (a constant patch) then gets rsqrt(0) = inf and 0 * inf = NaN. float32: unchanged."""
+    return max(float(eps), float(torch.finfo(dtype).tiny))
+
+
 # aten::layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight=None, Tensor? bias=None,
 #     float eps=1e-05, bool cudnn_enable=True) -> Tensor
 @lowering(aten.layer_norm.default, BACKEND)
@@ -70,7 +77,7 @@ def layer_norm__xnnpack(x, normalized_shape, weight=None, bias=None, eps=1e-5, c
     rows = x.reshape(-1, c)
     centered = rows - _row_mean(rows)
     var = _row_mean(centered * centered)
-    y = (centered * torch.rsqrt(var + eps)).reshape(shape)
+    y = (centered * torch.rsqrt(var + normal_eps(eps, x.dtype))).reshape(shape)
     if weight is not None:
         y = y * weight
     if bias is not None:

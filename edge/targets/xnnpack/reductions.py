@@ -12,7 +12,7 @@ import math
 import torch
 
 from edge.lowering import lowering
-from edge.targets.xnnpack.lowerings import _row_mean, mean_dim__xnnpack
+from edge.targets.xnnpack.lowerings import _row_mean, mean_dim__xnnpack, normal_eps
 
 aten = torch.ops.aten
 BACKEND = "xnnpack"
@@ -28,7 +28,7 @@ def group_norm__xnnpack(x, num_groups, weight=None, bias=None, eps=1e-5, cudnn_e
     rows = x.reshape(n * num_groups, -1)
     centered = rows - _row_mean(rows)
     var = _row_mean(centered * centered)
-    y = (centered * torch.rsqrt(var + eps)).reshape(x.shape)
+    y = (centered * torch.rsqrt(var + normal_eps(eps, x.dtype))).reshape(x.shape)
     per_channel = [1, c] + [1] * (x.dim() - 2)
     if weight is not None:
         y = y * weight.reshape(per_channel)

@@ -27,7 +27,7 @@ from edge.manifest import validate_manifest, write_json
 from edge.prepare import PreparedModel
 from edge.targets.base import ExportJob, ExportOutcome, Target
 from edge.transaction import check_finals, commit
-from edge.verification import measure_accuracy, verify_artifact
+from edge.verification import BelowBound, measure_accuracy, verify_artifact
 from quant.config import QuantConfig
 
 Progress = Callable[[str, str], None]  # (target name, step description)
@@ -165,6 +165,47 @@ def convert(run: ExportRun) -> None:
 
 
 def verify(run: ExportRun) -> None:
+    """Verification; an int8 artifact below its bound gets one more try with its most sensitive parts float."""
+    try:
+        _verify(run)
+    except BelowBound as failure:
+        if not _float_back(run, failure):
+            raise
+
+
+def _float_back(run: ExportRun, failure: BelowBound) -> bool:
+    q = run.qconfig
+    # the user's own plan (--max-drop) is kept as asked; Core ML's image program is fed other tensors
+    if not (q.is_int8 and q.auto_mixed and q.max_drop is None and not run.image_input):
+        return False
+    from quant.plan import plan_for_bound
+
+    run.step(f"int8 missed its bound (cosine {failure.cosine:.4f} < {failure.bound}): finding what to keep float")
+    prepared = run.prepared
+    with captured_output(run.quiet):
+        found = plan_for_bound(
+            run.program,
+            run.target.quantizer,
+            q,
+            _calibration_for(prepared, run.calibration, False),
+            [prepared.feed(x) for x in prepared.verify_inputs],
+            prepared.eager_outputs,
+            failure.bound,
+            lambda msg: run.step(msg),
+        )
+    if found is None:
+        return False
+    run.qconfig, record = found
+    run.planned = {**run.planned, "float_back": record}
+    kept = ", ".join(record["keep_float_ops"] + record["keep_float_modules"])
+    run.step(f"WARNING: int8 kept {kept} in float to reach its bound (the manifest's quant.plan.float_back)")
+    run.converted = None
+    convert(run)
+    _verify(run)
+    return True
+
+
+def _verify(run: ExportRun) -> None:
     run.step("verifying against eager")
     _test_hold("verification")
     with captured_output(run.quiet):

@@ -12,6 +12,14 @@ from edge.targets.base import ExportOutcome, Target
 from quant.config import QuantConfig
 
 
+class BelowBound(ExportError):
+    """The artifact ran, and its cosine to eager is below its precision's bound."""
+
+    def __init__(self, message: str, cosine: float, bound: float):
+        super().__init__(message)
+        self.cosine, self.bound = cosine, bound
+
+
 def verify_artifact(prepared: PreparedModel, target: Target, quant: str, path: Path, outcome: ExportOutcome) -> dict:
     """Run the artifact (and runnable companions) on the verification inputs; fail below the bound."""
     avail = target.availability()
@@ -41,7 +49,7 @@ def verify_artifact(prepared: PreparedModel, target: Target, quant: str, path: P
     judged = [parity] + [p for p in companions.values() if p["status"] != "not_run"]
     if any(p["status"] != "passed" for p in judged):
         worst = min(judged, key=lambda p: p["cosine"])
-        raise ExportError(
+        raise BelowBound(
             f"{target.name} {quant} artifact of {prepared.name} failed verification: cosine "
             f"{worst['cosine']:.6f} to eager is below {COSINE_BOUNDS[quant]} "
             f"(max abs error {worst['max_abs_error']:.3g}); no artifact was written."
@@ -49,7 +57,9 @@ def verify_artifact(prepared: PreparedModel, target: Target, quant: str, path: P
                 " Keep the sensitive parts float: --max-drop POINTS, or --keep-float with op types or module names."
                 if quant not in ("fp32", "fp16")
                 else ""
-            )
+            ),
+            worst["cosine"],
+            COSINE_BOUNDS[quant],
         )
     return parity
 

@@ -147,6 +147,11 @@ class Reference:
         noise = (ref - self.logits(gm, self.probes)).pow(2).sum().item()
         return float("inf") if noise == 0 else 10 * torch.log10(ref.pow(2).sum() / noise).item()
 
+    def worst_cosine(self, gm: GraphModule) -> float:
+        """The lowest cosine to fp32 over the probes: what an artifact's verification judges."""
+        out = self.logits(gm, self.probes)
+        return float(torch.nn.functional.cosine_similarity(out.double(), self.fp32_probes.double(), dim=1).min())
+
     def drop(self, gm: GraphModule) -> float:
         """Top-1 points lost against fp32 (with labels), else top-1 disagreement with fp32, in points."""
         pred = self.logits(gm, self.inputs).argmax(1)
@@ -167,6 +172,21 @@ def sensitivity(ref: Reference) -> list[dict]:
 
 def plan_within(ref: Reference, max_drop: float, rows: list[dict] | None = None) -> dict:
     """Greedy: most sensitive candidates back to float until the drop is within max_drop."""
+    plan = _float_back(ref, ref.drop, lambda drop: drop <= max_drop, rows)
+    plan["drop_points"] = plan.pop("measured")
+    plan["steps"] = [{"float": s["float"], "drop_points": s["measured"]} for s in plan["steps"]]
+    return plan
+
+
+def plan_for_cosine(ref: Reference, bound: float, rows: list[dict] | None = None) -> dict:
+    """Greedy: most sensitive candidates back to float until every probe's cosine to fp32 is >= bound."""
+    plan = _float_back(ref, ref.worst_cosine, lambda cosine: cosine >= bound, rows)
+    plan["worst_cosine"] = plan.pop("measured")
+    plan["steps"] = [{"float": s["float"], "worst_cosine": s["measured"]} for s in plan["steps"]]
+    return plan
+
+
+def _float_back(ref: Reference, measure: Callable, good: Callable, rows: list[dict] | None) -> dict:
     rows = rows if rows is not None else sensitivity(ref)
     by_name = {(c.kind, c.name): c for c in ref.candidates}
     floated: list[Candidate] = []
@@ -175,19 +195,19 @@ def plan_within(ref: Reference, max_drop: float, rows: list[dict] | None = None)
     def int8(node: Node) -> bool:
         return not any(c.covers(node, ref.depth) for c in floated)
 
-    drop = ref.drop(ref.variant(int8))
-    steps.append({"float": [], "drop_points": round(drop, 3)})
+    value = measure(ref.variant(int8))
+    steps.append({"float": [], "measured": round(value, 5)})
     for row in rows:
-        if drop <= max_drop:
+        if good(value):
             break
         floated.append(by_name[(row["kind"], row["name"])])
-        drop = ref.drop(ref.variant(int8))
-        steps.append({"float": [f"{c.kind}:{c.name}" for c in floated], "drop_points": round(drop, 3)})
+        value = measure(ref.variant(int8))
+        steps.append({"float": [f"{c.kind}:{c.name}" for c in floated], "measured": round(value, 5)})
     return {
         "keep_float_ops": [c.name for c in floated if c.kind == "op"],
         "keep_float_modules": [c.name for c in floated if c.kind == "module"],
-        "drop_points": round(drop, 3),
-        "within_budget": drop <= max_drop,
+        "measured": round(value, 5),
+        "within_budget": good(value),
         "steps": steps,
         "int8_ops_left": sum(
             1
@@ -208,4 +228,4 @@ def summary(rows: list[dict], top: int = 5) -> str:
     return f"most sensitive: {worst}" if rows else "nothing quantized"
 
 
-__all__ = ["Reference", "sensitivity", "plan_within", "summary"]
+__all__ = ["Reference", "sensitivity", "plan_within", "plan_for_cosine", "summary"]

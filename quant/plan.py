@@ -20,6 +20,7 @@ from quant.config import QuantConfig
 REFERENCE_QUANTIZER = "quant.xnnpack:xnnpack_quantizer"
 SEARCH_IMAGES = 256  # labelled images used while searching (the final artifact is measured on all)
 PROBES = 8  # inputs (each from verification and calibration) the per-part SQNR is measured on
+COSINE_MARGIN = 0.3  # float-back aims this share of the way from the bound to 1: the backend rounds unlike pt2e
 
 
 @dataclasses.dataclass
@@ -90,5 +91,48 @@ def plan_mixed_precision(
         "sensitivity_quantizer": quantizer
         or REFERENCE_QUANTIZER + " (reference: the backend quantizes outside PyTorch)",
         **{k: plan[k] for k in ("drop_points", "steps", "sensitivity", "block_depth")},
+    }
+    return new, record
+
+
+def plan_for_bound(
+    program,
+    quantizer: str,
+    qconfig: QuantConfig,
+    calibration: list[torch.Tensor],
+    probes: list[torch.Tensor],
+    fp32_probes: list[torch.Tensor],
+    bound: float,
+    say=lambda msg: None,
+) -> tuple[QuantConfig, dict] | None:
+    """The int8 artifact missed its cosine bound: the most sensitive parts back to float until the
+    reference int8 model reaches `bound` (plus a margin for the backend's own rounding) on the inputs
+    verification judges. Returns None when even that does not get there."""
+    from common.quiet import captured_output
+    from quant.mixed import Reference, plan_for_cosine, sensitivity, summary
+    from quant.pt2e import simulate
+
+    target = bound + (1 - bound) * COSINE_MARGIN
+    say("calibrating the reference int8 model for the sensitivity analysis")
+    with captured_output():
+        reference = simulate(program, quantizer_for(quantizer, qconfig), calibration, fold_quantize=False)
+    fp32 = torch.cat([y.reshape(1, -1) for y in fp32_probes])
+    ref = Reference.build(reference, list(probes), fp32, None, list(probes), fp32)
+    rows = sensitivity(ref)
+    say(summary(rows))
+    plan = plan_for_cosine(ref, target, rows)
+    if not plan["within_budget"] or not (plan["keep_float_ops"] or plan["keep_float_modules"]):
+        return None
+    new = dataclasses.replace(
+        qconfig,
+        keep_float_ops=tuple(dict.fromkeys(qconfig.keep_float_ops + tuple(plan["keep_float_ops"]))),
+        keep_float_modules=tuple(dict.fromkeys(qconfig.keep_float_modules + tuple(plan["keep_float_modules"]))),
+    )
+    record = {
+        "decided_by": f"the default plan missed the int8 bound {bound}: sensitivity analysis, greedy "
+        f"float-back until the reference int8 model reaches cosine {target:.4f} on the verification inputs",
+        "sensitivity_quantizer": quantizer
+        or REFERENCE_QUANTIZER + " (reference: the backend quantizes outside PyTorch)",
+        **{k: plan[k] for k in ("keep_float_ops", "keep_float_modules", "worst_cosine", "steps", "block_depth")},
     }
     return new, record

@@ -246,3 +246,34 @@ def test_keep_float_depthwise_leaves_only_depthwise_convs_float(keep_float_ops, 
     convs = [n for n in quantized.graph.nodes if n.target == torch.ops.aten.conv2d.default]
     floats = {name for name, conv in zip(("dw", "dense"), convs) if "dequantize" not in str(conv.args[0].target)}
     assert floats == float_convs
+
+
+def test_float_back_floats_the_most_sensitive_parts_until_the_cosine_bound_holds():
+    """The planner behind an int8 export that missed its bound (and behind --max-drop): greedy float-back."""
+    from edge.prepare import export_program
+    from quant.mixed import Reference, plan_for_cosine, plan_within
+    from quant.pt2e import simulate
+    from quant.xnnpack import xnnpack_quantizer
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 8, 3),
+        torch.nn.Flatten(),
+        torch.nn.Linear(288, 10),
+    ).eval()
+    calib, probes = [torch.randn(1, 3, 10, 10) for _ in range(4)], [torch.randn(1, 3, 10, 10) for _ in range(3)]
+    program = export_program(model, (calib[0],))
+    with torch.no_grad():
+        fp32 = torch.cat([model(x) for x in probes])
+    ref = Reference.build(
+        simulate(program, xnnpack_quantizer(), calib, fold_quantize=False), probes, fp32, None, probes, fp32
+    )
+    strict = plan_for_cosine(ref, 0.9999999)  # beyond int8: parts go float one by one
+    assert strict["steps"][0]["float"] == [] and len(strict["steps"]) > 1
+    assert strict["worst_cosine"] > strict["steps"][0]["worst_cosine"]
+    assert strict["keep_float_ops"] + strict["keep_float_modules"]
+    loose = plan_for_cosine(ref, 0.5)  # already met: nothing floats
+    assert loose["within_budget"] and not (loose["keep_float_ops"] + loose["keep_float_modules"])
+    assert plan_within(ref, 100.0)["steps"] == [{"float": [], "drop_points": 0.0}]

@@ -1,8 +1,8 @@
 """Command-line options for quantized exports, and the QuantConfig they (and a recipe) make.
 
 The options come from QuantConfig's own fields (quant.config.option: flag, help, argparse settings);
-only how two of them are spelled on the command line is written here: --keep-float takes op types
-and module names in one list, and --int8-io is a switch."""
+only how three of them are spelled on the command line is written here: --keep-float takes op types
+and module names in one list, and --int8-io and --no-float-back are switches."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
         if f.name == "io":
             p.add_argument(f.metadata["flag"], dest="io", action="store_true", help=f.metadata["help"])
             continue
+        if f.name == "float_back":  # a switch that turns a default off
+            p.add_argument(f.metadata["flag"], dest=f.name, action="store_false", default=None, help=f.metadata["help"])
+            continue
         options = dict(f.metadata["argparse"])
         if f.name in _TYPES:
             options["type"] = _TYPES[f.name]
@@ -39,6 +42,9 @@ def quant_config_from(args, scheme: str | None = None, section=None) -> QuantCon
         values["scheme"] = scheme
     for f in _flagged_fields():
         given = getattr(args, f.name, None)
+        if f.name == "float_back" and given is False:
+            values["float_back"] = False
+            continue
         if given is None or given is False or given == "":
             continue
         if f.name == "io":

@@ -176,7 +176,7 @@ def verify(run: ExportRun) -> None:
 def _float_back(run: ExportRun, failure: BelowBound) -> bool:
     q = run.qconfig
     # the user's own plan (--max-drop) is kept as asked; Core ML's image program is fed other tensors
-    if not (q.is_int8 and q.auto_mixed and q.max_drop is None and not run.image_input):
+    if not (q.is_int8 and q.float_back and q.max_drop is None and not run.image_input):
         return False
     from quant.plan import plan_for_bound
 

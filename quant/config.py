@@ -92,7 +92,13 @@ class QuantConfig:
         "labelled image folder (one sub-folder per class): top-1 of artifact and eager fp32 go into the manifest",
         metavar="DIR",
     )
-    auto_mixed: bool = option(True, recipe=False)  # let the sensitivity analysis put parts back to float
+    float_back: bool = option(
+        True,
+        "--no-float-back",
+        "int8: fail when the default plan misses the cosine bound, instead of putting the most sensitive "
+        "parts back to float (found by the sensitivity analysis) and converting again",
+        recipe=False,
+    )
     tune_latency: str | None = option(
         None,
         "--tune-latency",
@@ -166,7 +172,8 @@ class QuantConfig:
         return [
             f.metadata["flag"]
             for f in fields(self)
-            if f.name in ("calib", "max_drop", "tune_latency") and getattr(self, f.name) is not None
+            if (f.name in ("calib", "max_drop", "tune_latency") and getattr(self, f.name) is not None)
+            or (f.name == "float_back" and not self.float_back)
         ]
 
     def to_dict(self) -> dict:

@@ -112,6 +112,7 @@ def test_bad_calibration_through_the_cli_is_one_line_exit_2_and_no_artifact(caps
         (["--quant", "fp32", "--target", "xnnpack", "--tune-latency"], "--tune-latency only apply to --quant int8"),
         (["--quant", "int8", "--target", "xnnpack", "--tune-latency", "adb"], "--tune-runner PATH"),
         (["--quant", "int8", "--target", "xnnpack", "--tune-latency", "phone"], "takes host, adb or adb:SERIAL"),
+        (["--quant", "fp32", "--no-float-back"], "--no-float-back only apply to --quant int8"),
     ],
 )
 def test_bad_quant_options_are_one_line_exit_2(capsys, tmp_path, argv, needle):
@@ -126,6 +127,16 @@ def test_keep_float_names_split_into_op_types_and_module_names():
     args = build_parser().parse_args(["export", "m", "--quant", "int8", "--keep-float", "softmax,stages.3,linear,head"])
     q = quant_config_from(args)
     assert q.keep_float_ops == ("softmax", "linear") and q.keep_float_modules == ("stages.3", "head")
+
+
+@pytest.mark.parametrize("argv, float_back", [([], True), (["--no-float-back"], False)])
+def test_float_back_is_on_unless_switched_off(argv, float_back):
+    from edge.cli import build_parser
+    from edge.cli_quant import quant_config_from
+
+    assert (
+        quant_config_from(build_parser().parse_args(["export", "m", "--quant", "int8", *argv])).float_back is float_back
+    )
 
 
 def test_config_rejects_unknown_op_types():

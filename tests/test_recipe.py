@@ -85,7 +85,8 @@ def test_absolute_paths_in_a_recipe_are_kept(tmp_path):
 
 
 def test_recipe_input_form_and_credits_reach_the_export_request(tmp_path):
-    from edge.cli import build_parser, export_request
+    from edge.cli import build_parser
+    from edge.cli_export import export_request
 
     path = write(tmp_path, "model: {name: fasternet_t0, author: Me, license: MIT}\ninput_form: nhwc-uint8\n")
     request = export_request(build_parser().parse_args(["export", str(path)]))

@@ -194,7 +194,12 @@ def test_two_node_cluster_times_only_on_the_node_with_the_device(tmp_path):
 def test_ctrl_c_stops_cleanly_without_partial_files(tmp_path):
     spec = write_spec(tmp_path / "sweep.yaml", models=["fasternet_t0"], **SMALL)
     (conv,), _ = expand(load_spec(spec))
-    scratch = Path(tempfile.gettempdir()) / "edge-sweep" / f"convert-{conv.key}"
+    scratch_root = Path(tempfile.gettempdir()) / "edge-sweep"  # each attempt: a new convert-<key>-* folder
+    before = set(scratch_root.glob(f"convert-{conv.key}-*"))
+
+    def conversion_started() -> bool:
+        return bool(set(scratch_root.glob(f"convert-{conv.key}-*")) - before)
+
     proc = subprocess.Popen(
         edge_cmd("sweep", str(spec), "-o", str(tmp_path / "out"), "--num-cpus", "1"),
         stdout=subprocess.PIPE,
@@ -203,9 +208,9 @@ def test_ctrl_c_stops_cleanly_without_partial_files(tmp_path):
         start_new_session=True,
     )
     deadline = time.time() + 120
-    while not scratch.exists() and time.time() < deadline and proc.poll() is None:
+    while not conversion_started() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    assert scratch.exists(), "the conversion never started"
+    assert conversion_started(), "the conversion never started"
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err[-2000:]

@@ -36,6 +36,29 @@ def quantizer_for(quantizer: str, qconfig: QuantConfig):
     return getattr(importlib.import_module(module), fn)(qconfig.keep_float_ops, qconfig.keep_float_modules)
 
 
+def _reference_int8(program, quantizer: str, qconfig: QuantConfig, calibration, say):
+    """The backend's pt2e quantizer (or the reference one) calibrated on `calibration`, q/dq unfolded."""
+    from common.quiet import captured_output
+    from quant.pt2e import simulate
+
+    say("calibrating the reference int8 model for the sensitivity analysis")
+    with captured_output():
+        return simulate(program, quantizer_for(quantizer, qconfig), calibration, fold_quantize=False)
+
+
+def _with_floats(qconfig: QuantConfig, plan: dict) -> QuantConfig:
+    """The config with the plan's float-back decisions added to the user's own."""
+    return dataclasses.replace(
+        qconfig,
+        keep_float_ops=tuple(dict.fromkeys(qconfig.keep_float_ops + tuple(plan["keep_float_ops"]))),
+        keep_float_modules=tuple(dict.fromkeys(qconfig.keep_float_modules + tuple(plan["keep_float_modules"]))),
+    )
+
+
+def _quantizer_note(quantizer: str) -> str:
+    return quantizer or REFERENCE_QUANTIZER + " (reference: the backend quantizes outside PyTorch)"
+
+
 def plan_mixed_precision(
     program,
     quantizer: str,
@@ -47,13 +70,9 @@ def plan_mixed_precision(
     say=lambda msg: None,
 ) -> tuple[QuantConfig, dict]:
     """Returns the config with the float-back decisions added, and the plan record for the manifest."""
-    from common.quiet import captured_output
     from quant.mixed import Reference, plan_within, sensitivity, summary
-    from quant.pt2e import simulate
 
-    say("calibrating the reference int8 model for the sensitivity analysis")
-    with captured_output():
-        reference = simulate(program, quantizer_for(quantizer, qconfig), calibration, fold_quantize=False)
+    reference = _reference_int8(program, quantizer, qconfig, calibration, say)
     inputs = labelled.inputs[:SEARCH_IMAGES] if labelled else list(check_inputs) + list(calibration)
     labels = labelled.labels[:SEARCH_IMAGES] if labelled else None
     probes = list(check_inputs)[:PROBES] + list(calibration)[:PROBES]
@@ -80,16 +99,11 @@ def plan_mixed_precision(
         f"plan: float {plan['keep_float_ops'] + plan['keep_float_modules'] or 'nothing'}; "
         f"estimated drop {plan['drop_points']} points"
     )
-    new = dataclasses.replace(
-        qconfig,
-        keep_float_ops=tuple(dict.fromkeys(qconfig.keep_float_ops + tuple(plan["keep_float_ops"]))),
-        keep_float_modules=tuple(dict.fromkeys(qconfig.keep_float_modules + tuple(plan["keep_float_modules"]))),
-    )
+    new = _with_floats(qconfig, plan)
     record = {
         "decided_by": f"--max-drop {qconfig.max_drop}: sensitivity analysis, greedy float-back",
         "measured_on": measured_on,
-        "sensitivity_quantizer": quantizer
-        or REFERENCE_QUANTIZER + " (reference: the backend quantizes outside PyTorch)",
+        "sensitivity_quantizer": _quantizer_note(quantizer),
         **{k: plan[k] for k in ("drop_points", "steps", "sensitivity", "block_depth")},
     }
     return new, record
@@ -108,14 +122,10 @@ def plan_for_bound(
     """The int8 artifact missed its cosine bound: the most sensitive parts back to float until the
     reference int8 model reaches `bound` (plus a margin for the backend's own rounding) on the inputs
     verification judges. Returns None when even that does not get there."""
-    from common.quiet import captured_output
     from quant.mixed import Reference, plan_for_cosine, sensitivity, summary
-    from quant.pt2e import simulate
 
     target = bound + (1 - bound) * COSINE_MARGIN
-    say("calibrating the reference int8 model for the sensitivity analysis")
-    with captured_output():
-        reference = simulate(program, quantizer_for(quantizer, qconfig), calibration, fold_quantize=False)
+    reference = _reference_int8(program, quantizer, qconfig, calibration, say)
     fp32 = torch.cat([y.reshape(1, -1) for y in fp32_probes])
     ref = Reference.build(reference, list(probes), fp32, None, list(probes), fp32)
     rows = sensitivity(ref)
@@ -123,16 +133,11 @@ def plan_for_bound(
     plan = plan_for_cosine(ref, target, rows)
     if not plan["within_budget"] or not (plan["keep_float_ops"] or plan["keep_float_modules"]):
         return None
-    new = dataclasses.replace(
-        qconfig,
-        keep_float_ops=tuple(dict.fromkeys(qconfig.keep_float_ops + tuple(plan["keep_float_ops"]))),
-        keep_float_modules=tuple(dict.fromkeys(qconfig.keep_float_modules + tuple(plan["keep_float_modules"]))),
-    )
+    new = _with_floats(qconfig, plan)
     record = {
         "decided_by": f"the default plan missed the int8 bound {bound}: sensitivity analysis, greedy "
         f"float-back until the reference int8 model reaches cosine {target:.4f} on the verification inputs",
-        "sensitivity_quantizer": quantizer
-        or REFERENCE_QUANTIZER + " (reference: the backend quantizes outside PyTorch)",
+        "sensitivity_quantizer": _quantizer_note(quantizer),
         **{k: plan[k] for k in ("keep_float_ops", "keep_float_modules", "worst_cosine", "steps", "block_depth")},
     }
     return new, record

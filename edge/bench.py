@@ -54,7 +54,8 @@ def build_artifact(
         program, _ = apply_lowerings(prepared.program, target, enabled=fallbacks)
     config = quant_config or QuantConfig(scheme=quant, deploy_cpu="host")  # timed here: made for this CPU
     path = folder / f"{prepared.name}-{tag}-{target.name}-{config.scheme}{target.suffix}"
-    convert(prepared, program, target, path, config, calibration)
+    # a baseline (no fallbacks) is the converter's own output: no delegate rewrites either
+    convert(prepared, program, target, path, config, calibration, options=None if fallbacks else {"as_converted": True})
     return path
 
 

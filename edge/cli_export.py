@@ -159,5 +159,11 @@ def coverage_summary(cov: dict) -> str:
     if "nodes" in cov:
         return f"{cov['nodes']} nodes"
     if "ops" in cov:
-        return f"{sum(cov['ops'].values())} ops, max rank {cov.get('max_tensor_rank', '?')}"
+        text = f"{sum(cov['ops'].values())} ops, max rank {cov.get('max_tensor_rank', '?')}"
+        xnn = cov.get("xnnpack")
+        if xnn and "delegated_nodes" in xnn:  # LiteRT: what its XNNPACK delegate takes
+            parts = xnn["partitions"]
+            text += f"; XNNPACK {xnn['delegated_nodes']} in {parts} partition{'s' * (parts != 1)}, "
+            text += f"{xnn['non_delegated_nodes']} not"
+        return text
     return ""

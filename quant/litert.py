@@ -46,63 +46,29 @@ def quantized_tflite(program, quantizer, calibration, example_inputs) -> bytes:
 
 def float_io(flatbuffer: bytes) -> bytes:
     """Give an int8-I/O model float32 inputs and outputs (QUANTIZE in, DEQUANTIZE out)."""
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as schema
+    from common.tflite_graph import float_twin, new_op, opcode_index, read_model, schema, write_model
 
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
-    quantize = _opcode_index(model, schema, schema.BuiltinOperator.QUANTIZE)
-    dequantize = _opcode_index(model, schema, schema.BuiltinOperator.DEQUANTIZE)
+    s = schema()
+    model = read_model(flatbuffer)
+    quantize = opcode_index(model, s.BuiltinOperator.QUANTIZE)
+    dequantize = opcode_index(model, s.BuiltinOperator.DEQUANTIZE)
     for graph_index, graph in enumerate(model.subgraphs):
         renamed: dict[int, int] = {}
         head, tail = [], []
         graph.inputs, graph.outputs = [int(t) for t in graph.inputs], [int(t) for t in graph.outputs]
         for position, t in enumerate(graph.inputs):
-            if graph.tensors[t].type == schema.TensorType.INT8:
-                f = _float_twin(graph, t, schema)
-                head.append(_op(schema, quantize, f, t))
+            if graph.tensors[t].type == s.TensorType.INT8:
+                f = float_twin(graph, t, takes_the_name=True)
+                head.append(new_op(quantize, [f], [t]))
                 graph.inputs[position] = renamed[t] = f
         for position, t in enumerate(graph.outputs):
-            if graph.tensors[t].type == schema.TensorType.INT8:
-                f = _float_twin(graph, t, schema)
-                tail.append(_op(schema, dequantize, t, f))
+            if graph.tensors[t].type == s.TensorType.INT8:
+                f = float_twin(graph, t, takes_the_name=True)
+                tail.append(new_op(dequantize, [t], [f]))
                 graph.outputs[position] = renamed[t] = f
         graph.operators = head + list(graph.operators or []) + tail
         for sig in model.signatureDefs or []:
             if sig.subgraphIndex == graph_index:
                 for tensor_map in list(sig.inputs or []) + list(sig.outputs or []):
                     tensor_map.tensorIndex = renamed.get(tensor_map.tensorIndex, tensor_map.tensorIndex)
-    builder = flatbuffers.Builder(len(flatbuffer) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
-
-
-def _opcode_index(model, schema, builtin: int) -> int:
-    for i, code in enumerate(model.operatorCodes):
-        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
-            return i
-    code = schema.OperatorCodeT()
-    code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), 1
-    model.operatorCodes.append(code)
-    return len(model.operatorCodes) - 1
-
-
-def _float_twin(graph, index: int, schema) -> int:
-    """A new float32 tensor with the shape of tensor `index`; the original keeps its int8 role inside."""
-    src = graph.tensors[index]
-    twin = schema.TensorT()
-    twin.shape, twin.shapeSignature, twin.type, twin.buffer = (
-        src.shape,
-        src.shapeSignature,
-        schema.TensorType.FLOAT32,
-        0,
-    )
-    twin.name = src.name
-    src.name = (src.name or b"") + b"_int8"
-    graph.tensors.append(twin)
-    return len(graph.tensors) - 1
-
-
-def _op(schema, opcode: int, source: int, dest: int):
-    op = schema.OperatorT()
-    op.opcodeIndex, op.inputs, op.outputs = opcode, [source], [dest]
-    return op
+    return write_model(model, len(flatbuffer))

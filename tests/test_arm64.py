@@ -1,9 +1,10 @@
 """The emulated ARM64 device (runtimes/arm64, edge/arm_verify.py): artifacts verified on ARM kernels.
 
 CI budget: qemu runs every ARM instruction in software, so these tests export a rotation (each backend
-under cortex-a53 and cortex-a76, each zoo model once, at 64 px) and run ONE verification input per
-artifact per CPU (EDGE_ARM64_VERIFY_INPUTS=1). The full 3 models x 7 backend/precision x 2 CPUs
-matrix is benchmarks/arm64_parity.py.
+and precision under cortex-a53 and cortex-a76, each zoo model at least once, at 64 px: FasterNet-T0 fp32
+on all three, MobileViT-XXS xnnpack fp16 and onnx int8, iFormer-T xnnpack and litert int8) and run ONE
+verification input per artifact per CPU (EDGE_ARM64_VERIFY_INPUTS=1). The full 3 models x 7
+backend/precision x 2 CPUs matrix is benchmarks/arm64_parity.py.
 """
 
 import json
@@ -161,6 +162,22 @@ def test_phone_format_onnx_int8_judged_on_arm(tmp_path, monkeypatch):
     _assert_arm_parity(result.manifest, 0.99, ("ort",))
     ort = result.manifest["parity"]["extra_files"]["ort"]
     assert ort["status"] == "passed" and "arm64:cortex-a76 (emulated)" in ort.get("judged_on", "arm64 (host)")
+
+
+@needs_emulator
+@pytest.mark.parametrize("target", ["xnnpack", "litert"])
+def test_int8_verified_on_a53_and_a76(tmp_path, monkeypatch, target):
+    """iFormer-T (its digits weights: trained ranges int8 represents) through each int8 path phones run:
+    XNNPACK's QS8 kernels (dotprod on a76, plain NEON on a53) from ExecuTorch and from LiteRT."""
+    from edge.digits import digits_model
+    from edge.export import export
+    from quant.config import QuantConfig
+
+    monkeypatch.setenv("EDGE_ARM64_VERIFY_INPUTS", "1")
+    config = QuantConfig(scheme="int8", calib_samples=8)
+    result = export(digits_model("iformer_t"), target=target, quant=config, out_dir=tmp_path, verify_on=CPUS)
+    assert result.manifest["quant"]["scheme"] == "int8"
+    _assert_arm_parity(result.manifest, 0.99)
 
 
 @needs_emulator

@@ -59,6 +59,15 @@ def test_xnnpack_artifact_is_fully_delegated(exported):
     assert cov["non_delegated_nodes"] == 0, cov["non_delegated_ops"]
 
 
+def test_litert_artifact_is_fully_taken_by_its_xnnpack_delegate(exported):
+    """What LiteRT's default CPU delegate takes of the final .tflite, measured by loading it (iFormer's
+    attention products come out of litert-torch as FULLY_CONNECTED with a run-time filter, which the
+    delegate refuses until they are rewritten as BATCH_MATMUL)."""
+    xnn = exported[1]["litert"].manifest["coverage"]["xnnpack"]
+    assert xnn["non_delegated_nodes"] == 0 and xnn["partitions"] == 1, xnn["non_delegated_ops"]
+    assert xnn["delegated_nodes"] == sum(exported[1]["litert"].manifest["coverage"]["ops"].values())
+
+
 def test_pte_runs_one_delegate_call_and_no_portable_kernel(exported):
     from runtimes.executorch_rt import pte_instruction_counts
 

@@ -200,6 +200,7 @@ def test_litert_int8_io(tmp_path, io, dtype):
     session = open_session(result.path)
     assert session.inputs[0].dtype == dtype and session.outputs[0].dtype == dtype
     assert result.manifest["parity"]["cosine"] >= 0.99 and result.manifest["quant"]["io"] == io
+    assert result.manifest["coverage"]["xnnpack"]["non_delegated_nodes"] == 0  # LiteRT's CPU delegate takes it all
 
 
 def test_synthetic_calibration_warning_reaches_the_manifest(tmp_path):

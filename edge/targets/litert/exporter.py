@@ -13,10 +13,10 @@ def export_tflite(job: ExportJob) -> ExportOutcome:
     notes, plan = [], {}
     if job.quant == "int8":
         flatbuffer, plan = _int8(job)
-        coverage = tflite_op_inventory(flatbuffer)
+        flatbuffer, coverage, notes = _fit_for_xnnpack(flatbuffer, job)
         flatbuffer, app = with_app_metadata(flatbuffer, job)  # last: it must survive every rewrite
         job.out_path.write_bytes(flatbuffer)
-        return ExportOutcome(coverage=coverage, quant_plan=plan, app=app)
+        return ExportOutcome(coverage=coverage, notes=notes, quant_plan=plan, app=app)
     module = job.program.module()
     for sub in module.modules():
         sub.training = False
@@ -25,10 +25,26 @@ def export_tflite(job: ExportJob) -> ExportOutcome:
     if job.quant == "fp16":
         flatbuffer = _cast_weights_fp16(flatbuffer)
         notes.append("fp16: weights stored as float16 (dequantized to fp32 on CPU; used as fp16 by the GPU delegate)")
-    coverage = tflite_op_inventory(flatbuffer)
+    flatbuffer, coverage, fit_notes = _fit_for_xnnpack(flatbuffer, job)
     flatbuffer, app = with_app_metadata(flatbuffer, job)
     job.out_path.write_bytes(flatbuffer)
-    return ExportOutcome(coverage=coverage, notes=notes, app=app)
+    return ExportOutcome(coverage=coverage, notes=notes + fit_notes, app=app)
+
+
+def _fit_for_xnnpack(flatbuffer: bytes, job: ExportJob) -> tuple[bytes, dict, list[str]]:
+    """The converter's output with the ops XNNPACK turns down rewritten (edge.targets.litert.delegation);
+    the coverage holds the op inventory and what the delegate takes of the final model. Option
+    as_converted: keep litert-torch's output as it is (edge bench's LiteRT baseline)."""
+    from edge.targets.litert.delegation import delegate_coverage, fit_for_xnnpack
+
+    rewrites: list[dict] = []
+    if not job.options.get("as_converted"):
+        flatbuffer, rewrites = fit_for_xnnpack(flatbuffer)
+    coverage = {**tflite_op_inventory(flatbuffer), "xnnpack": delegate_coverage(flatbuffer)}
+    if rewrites:
+        coverage["xnnpack"]["rewrites"] = rewrites
+    notes = [f"for XNNPACK: {r['count']} x {r['rewrite']}" for r in rewrites]
+    return flatbuffer, coverage, notes
 
 
 def with_app_metadata(flatbuffer: bytes, job: ExportJob) -> tuple[bytes, dict]:

@@ -1,0 +1,102 @@
+"""LiteRT's XNNPACK delegate: what it takes of a .tflite, and the rewrites for the ops it turns down.
+
+The models are written as flatbuffers here (no converter run): each holds exactly the op the rewrite
+is for, so the test sees the delegate refuse it, the rewrite, and the delegate take the result.
+"""
+
+import numpy as np
+import pytest
+
+from common.tflite_graph import opcode_index, schema, write_model
+from edge.targets.litert.delegation import delegate_coverage, fit_for_xnnpack
+
+
+def _model(builtin, tensors, inputs, outputs, options=None, options_type=0):
+    """One-op model; tensors: (shape, type, (scale, zero_point) or None)."""
+    s = schema()
+    model = s.ModelT()
+    model.version, model.buffers, model.operatorCodes = 3, [s.BufferT()], []
+    graph = s.SubGraphT()
+    graph.tensors = []
+    for i, (shape, dtype, quant) in enumerate(tensors):
+        t = s.TensorT()
+        t.shape, t.type, t.buffer, t.name = list(shape), dtype, 0, f"t{i}".encode()
+        if quant:
+            q = s.QuantizationParametersT()
+            q.scale, q.zeroPoint = [quant[0]], [quant[1]]
+            t.quantization = q
+        graph.tensors.append(t)
+    op = s.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = opcode_index(model, builtin), inputs, outputs
+    op.builtinOptionsType, op.builtinOptions = options_type, options
+    graph.operators, graph.inputs, graph.outputs = [op], inputs, outputs
+    model.subgraphs = [graph]
+    return write_model(model, 1024)
+
+
+def _run(flatbuffer, feeds):
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=flatbuffer, num_threads=1)
+    it.allocate_tensors()
+    for detail, x in zip(it.get_input_details(), feeds):
+        it.set_tensor(detail["index"], x)
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"])
+
+
+def _fc_with_a_runtime_filter():
+    """x [1,4,6] · wᵀ with w [5,6] an input of the model (attention's p·v as litert-torch writes it)."""
+    s = schema()
+    options = s.FullyConnectedOptionsT()
+    options.keepNumDims = True
+    f32 = s.TensorType.FLOAT32
+    flatbuffer = _model(
+        s.BuiltinOperator.FULLY_CONNECTED,
+        [((1, 4, 6), f32, None), ((5, 6), f32, None), ((1, 4, 5), f32, None)],
+        [0, 1],
+        [2],
+        options,
+        s.BuiltinOptions.FullyConnectedOptions,
+    )
+    g = np.random.default_rng(0)
+    return flatbuffer, [g.standard_normal((1, 4, 6)).astype(np.float32), g.standard_normal((5, 6)).astype(np.float32)]
+
+
+def _int8_gelu():
+    """GELU on int8 tensors (after an int8 conv), which the delegate has no quantized kernel for."""
+    s = schema()
+    i8 = s.TensorType.INT8
+    flatbuffer = _model(s.BuiltinOperator.GELU, [((1, 64), i8, (0.05, -3)), ((1, 64), i8, (0.03, -20))], [0], [1])
+    return flatbuffer, [np.arange(-128, 128, 4, dtype=np.int8).reshape(1, 64)]
+
+
+@pytest.mark.parametrize(
+    "make, rewrite, lsb",
+    [
+        (_fc_with_a_runtime_filter, "FULLY_CONNECTED with a run-time filter -> BATCH_MATMUL (adj_y)", 0),
+        (_int8_gelu, "int8 GELU -> DEQUANTIZE, float GELU, QUANTIZE", 1),
+    ],
+)
+def test_an_op_the_delegate_turns_down_is_rewritten_into_ops_it_takes(make, rewrite, lsb):
+    flatbuffer, feeds = make()
+    before = delegate_coverage(flatbuffer)
+    assert before["delegated_nodes"] == 0 and before["non_delegated_nodes"] == 1, before
+    fitted, done = fit_for_xnnpack(flatbuffer)
+    after = delegate_coverage(fitted)
+    assert done == [{"rewrite": rewrite, "count": 1}]
+    assert after["non_delegated_nodes"] == 0 and after["partitions"] == 1, after
+    expected, got = _run(flatbuffer, feeds), _run(fitted, feeds)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    if lsb:  # the int8 op is a table of the float one: they may round one step apart
+        assert np.abs(got.astype(int) - expected.astype(int)).max() <= lsb
+    else:
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_model_the_delegate_takes_whole_is_left_as_it_is():
+    s = schema()
+    f32 = s.TensorType.FLOAT32
+    flatbuffer = _model(s.BuiltinOperator.GELU, [((1, 8), f32, None), ((1, 8), f32, None)], [0], [1])
+    assert fit_for_xnnpack(flatbuffer) == (flatbuffer, [])
+    assert delegate_coverage(flatbuffer)["non_delegated_ops"] == []

@@ -2,7 +2,7 @@
 
 The options come from QuantConfig's own fields (quant.config.option: flag, help, argparse settings);
 only how three of them are spelled on the command line is written here: --keep-float takes op types
-and module names in one list, and --int8-io and --no-float-back are switches."""
+and module names in one list, and --int8-io and the --no-... options (quant.config.INT8_SWITCHES) are switches."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import dataclasses
 
 from common.errors import EdgeError
 from edge import limits
-from quant.config import OP_TYPES, QuantConfig
+from quant.config import INT8_SWITCHES, OP_TYPES, QuantConfig
 
 # argparse types that live in edge (limits name the option in their errors)
 _TYPES = {"calib_samples": limits.CALIB_SAMPLES.parse}
@@ -26,7 +26,7 @@ def add_quant_options(p: argparse.ArgumentParser) -> None:
         if f.name == "io":
             p.add_argument(f.metadata["flag"], dest="io", action="store_true", help=f.metadata["help"])
             continue
-        if f.name == "float_back":  # a switch that turns a default off
+        if f.name in INT8_SWITCHES:  # a switch that turns a default off
             p.add_argument(f.metadata["flag"], dest=f.name, action="store_false", default=None, help=f.metadata["help"])
             continue
         options = dict(f.metadata["argparse"])
@@ -42,8 +42,8 @@ def quant_config_from(args, scheme: str | None = None, section=None) -> QuantCon
         values["scheme"] = scheme
     for f in _flagged_fields():
         given = getattr(args, f.name, None)
-        if f.name == "float_back" and given is False:
-            values["float_back"] = False
+        if f.name in INT8_SWITCHES and given is False:
+            values[f.name] = False
             continue
         if given is None or given is False or given == "":
             continue

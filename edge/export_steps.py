@@ -22,6 +22,7 @@ from common.errors import EdgeError, ExportError
 from common.quiet import captured_output
 from edge.app_io import app_description
 from edge.export_manifest import build_manifest, quant_record
+from edge.int8_speed import int8_speed
 from edge.lowering import apply_lowerings
 from edge.manifest import validate_manifest, write_json
 from edge.prepare import PreparedModel
@@ -66,6 +67,7 @@ class ExportRun:
     outcome: ExportOutcome | None = None
     parity: dict = field(default_factory=dict)
     accuracy: dict | None = None
+    speed: dict | None = None  # int8 against fp32 on this host (edge/int8_speed.py)
     result: ExportResult | None = None
 
     def __post_init__(self):
@@ -246,6 +248,8 @@ def write_files(run: ExportRun) -> None:
     manifest["quant"].update(quant_record(run.qconfig, run.calibration, outcome))
     if run.accuracy is not None:
         manifest["quant"]["accuracy"] = run.accuracy
+    if run.speed is not None:
+        manifest["quant"]["speed"] = run.speed
     validate_manifest(manifest, target)
     manifest_path = out / f"{stem}.json"
     check_finals(list(finals.values()) + [manifest_path])
@@ -263,7 +267,7 @@ def write_files(run: ExportRun) -> None:
     )
 
 
-STEPS = (lower, plan_precision, tune_latency, convert, verify, measure_top1, write_files)
+STEPS = (lower, plan_precision, tune_latency, convert, verify, int8_speed, measure_top1, write_files)
 
 
 def export_one(run: ExportRun) -> ExportResult:

@@ -34,6 +34,10 @@ OP_TYPES = {
 }
 
 
+# int8-only behaviours that are on by default; each is a --no-... switch on the command line
+INT8_SWITCHES = ("float_back", "speed_check")
+
+
 def option(
     default, flag: str | None = None, help: str = "", *, recipe: bool = True, manifest: bool = False, **argparse_options
 ):
@@ -97,6 +101,13 @@ class QuantConfig:
         "--no-float-back",
         "int8: fail when the default plan misses the cosine bound, instead of putting the most sensitive "
         "parts back to float (found by the sensitivity analysis) and converting again",
+        recipe=False,
+    )
+    speed_check: bool = option(
+        True,
+        "--no-speed-check",
+        "int8: skip timing the int8 artifact against an fp32 conversion of the same backend on this host "
+        "(by default the manifest records both times and the export warns when int8 is not faster)",
         recipe=False,
     )
     tune_latency: str | None = option(
@@ -173,7 +184,7 @@ class QuantConfig:
             f.metadata["flag"]
             for f in fields(self)
             if (f.name in ("calib", "max_drop", "tune_latency") and getattr(self, f.name) is not None)
-            or (f.name == "float_back" and not self.float_back)
+            or (f.name in INT8_SWITCHES and not getattr(self, f.name))
         ]
 
     def to_dict(self) -> dict:

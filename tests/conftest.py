@@ -1,5 +1,11 @@
+import os
+
 import pytest
 import torch
+
+# every int8 export also converts and times an fp32 artifact (edge/int8_speed.py); only
+# tests/test_int8_speed.py needs that, so the rest of the suite (and its subprocesses) skip it
+os.environ["EDGE_INT8_SPEED_CHECK"] = "0"
 
 
 @pytest.fixture(autouse=True)

@@ -113,6 +113,7 @@ def test_bad_calibration_through_the_cli_is_one_line_exit_2_and_no_artifact(caps
         (["--quant", "int8", "--target", "xnnpack", "--tune-latency", "adb"], "--tune-runner PATH"),
         (["--quant", "int8", "--target", "xnnpack", "--tune-latency", "phone"], "takes host, adb or adb:SERIAL"),
         (["--quant", "fp32", "--no-float-back"], "--no-float-back only apply to --quant int8"),
+        (["--quant", "fp16", "--no-speed-check"], "--no-speed-check only apply to --quant int8"),
     ],
 )
 def test_bad_quant_options_are_one_line_exit_2(capsys, tmp_path, argv, needle):
@@ -129,14 +130,14 @@ def test_keep_float_names_split_into_op_types_and_module_names():
     assert q.keep_float_ops == ("softmax", "linear") and q.keep_float_modules == ("stages.3", "head")
 
 
-@pytest.mark.parametrize("argv, float_back", [([], True), (["--no-float-back"], False)])
-def test_float_back_is_on_unless_switched_off(argv, float_back):
+@pytest.mark.parametrize("switch, field", [("--no-float-back", "float_back"), ("--no-speed-check", "speed_check")])
+@pytest.mark.parametrize("given", [False, True])
+def test_int8_switches_are_on_unless_switched_off(switch, field, given):
     from edge.cli import build_parser
     from edge.cli_quant import quant_config_from
 
-    assert (
-        quant_config_from(build_parser().parse_args(["export", "m", "--quant", "int8", *argv])).float_back is float_back
-    )
+    argv = ["export", "m", "--quant", "int8"] + ([switch] if given else [])
+    assert getattr(quant_config_from(build_parser().parse_args(argv)), field) is not given
 
 
 def test_config_rejects_unknown_op_types():

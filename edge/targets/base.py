@@ -57,13 +57,13 @@ class Target:
     def convert(self, job: ExportJob) -> ExportOutcome:
         return self.load_exporter()(job)
 
-    def open_session(self, path: Path, config: dict | None = None):
-        """The artifact loaded in the runtime this host verifies it with."""
+    def open_session(self, path: Path, config: dict | None = None, threads: int | None = None):
+        """The artifact loaded in the runtime this host verifies it with (threads: the runtime's default)."""
         if self.session:
             return load(self.session)(path, config)
         from runtimes import open_session
 
-        return open_session(path, config=config)
+        return open_session(path, threads, config=config)
 
     def availability(self) -> Availability:
         """Lazy check (no SDK import): what this machine can do with the target, and why not."""

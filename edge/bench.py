@@ -144,9 +144,22 @@ def build_candidates(
         plan += int8_plan(ours)
         calibration = load_calibration(None, ours.config, int(x.shape[1]), samples=16).inputs
     outputs = {"eager torch": eager(x).detach().numpy()}
+    paths = {}
     for name, prepared, target, fallbacks, scheme in plan:
         progress(f"converting {name}")
-        path = build_artifact(prepared, target, folder, name.split()[0], fallbacks, scheme, calibration)
+        paths[name] = build_artifact(prepared, target, folder, name.split()[0], fallbacks, scheme, calibration)
+    if quant == "int8":
+        from edge.bench_peers import peer_int8_artifacts
+
+        progress("converting each peer's own int8 flow (litert-torch, onnxruntime, ExecuTorch)")
+        with captured_output():
+            peers = peer_int8_artifacts(plain, folder, calibration, paths["onnxruntime fp32"])
+        for name, made in peers.items():
+            if isinstance(made, Path):
+                paths[name] = made
+            elif info is not None:
+                info.setdefault("peer_failures", {})[name] = made
+    for name, path in paths.items():
         session = open_session(path, threads)
         candidates[name] = (lambda s: lambda: s.run(feed))(session)
         outputs[name] = session.run(feed)[0]
@@ -193,5 +206,5 @@ def bench(
         "rows": rows,
     }
     if prune is not None:
-        result.update(pruned_vs_unpruned=round(medians[PRUNED] / medians["edge xnnpack fp32"], 3), **info)
-    return result
+        result.update(pruned_vs_unpruned=round(medians[PRUNED] / medians["edge xnnpack fp32"], 3))
+    return {**result, **info}

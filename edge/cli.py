@@ -159,6 +159,8 @@ def cmd_bench(args) -> int:
             speedup,
         )
     Console(width=160 if not sys.stdout.isatty() else None).print(table)
+    for name, why in result.get("peer_failures", {}).items():
+        print(f"{name}: the peer's own flow failed on this model ({why})")
     if "pruned_vs_unpruned" in result:
         from edge.cli_prune import summary
 

@@ -23,7 +23,9 @@ PEER_INT8 = (
 )
 
 
-def peer_int8_artifacts(plain, folder: Path, calibration: list[torch.Tensor], plain_onnx: Path) -> dict[str, Path | str]:
+def peer_int8_artifacts(
+    plain, folder: Path, calibration: list[torch.Tensor], plain_onnx: Path
+) -> dict[str, Path | str]:
     """name -> artifact path for each peer flow, or the one-line reason it failed (a peer failing on a
     model is a result too). `plain` is the plain-PyTorch PreparedModel, `plain_onnx` its fp32 ONNX
     export (onnxruntime quantizes an ONNX file)."""

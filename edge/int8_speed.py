@@ -8,6 +8,7 @@ the record names the CPU it was measured on, and --tune-latency adb times on the
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 
@@ -44,7 +45,7 @@ def int8_speed(run) -> None:
             "int8": run.target.open_session(run.tmp, _session_config(run.outcome), threads),
             "fp32": run.target.open_session(fp32_path, _session_config(fp32_outcome), threads),
         }
-        times = measure({k: (lambda s: lambda: s.run(feed))(s) for k, s in sessions.items()}, RUNS, WARMUP, ROUNDS)
+        times = measure({k: functools.partial(s.run, feed) for k, s in sessions.items()}, RUNS, WARMUP, ROUNDS)
     int8_ms, fp32_ms = (statistics.median(times[k]) for k in ("int8", "fp32"))
     speedup = fp32_ms / int8_ms
     run.speed = {

@@ -14,6 +14,7 @@ TARGET = Target(
     run_modules=("ai_edge_litert",),
     runtime="litert",
     packages=("litert-torch", "ai-edge-litert", "ai-edge-quantizer"),
+    lowering_modules=("edge.targets.litert.lowerings",),
     quantizer="quant.litert:litert_quantizer",
     latency_candidates=("depthwise",),
 )

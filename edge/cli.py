@@ -9,6 +9,7 @@ import sys
 
 from common.errors import EdgeError, suggest
 from edge import limits
+from edge.cli_bench import cmd_bench
 from edge.cli_export import cmd_export, coverage_summary
 from edge.cli_quant import add_quant_options
 
@@ -118,56 +119,6 @@ def cmd_inspect(args) -> int:
                     print(f"    - {item}")
         for f in r.get("fallbacks") or []:
             print(f"  applied {f['lowering']} to {f['nodes']} x {f['op']}: {f['why']}")
-    return 0
-
-
-def cmd_bench(args) -> int:
-    from edge.bench import bench
-    from edge.cli_prune import prune_request
-
-    console = _stderr_console()
-    result = bench(
-        args.model,
-        threads=args.threads,
-        runs=args.runs,
-        warmup=args.warmup,
-        input_size=args.input_size,
-        weights=args.weights,
-        quant=args.quant,
-        prune=prune_request(args, None),
-        progress=(lambda msg: None) if args.json else (lambda msg: console.print(f"[dim]{msg}[/]")),
-    )
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(
-        title=f"{result['model']}: {args.threads} threads, median of {args.runs} runs (one process, interleaved)"
-    )
-    for col in ("candidate", "median ms", "p90 ms", "x best peer (LiteRT, ORT)", "cosine to eager", "int8 speed-up"):
-        table.add_column(col, justify="left" if col == "candidate" else "right")
-    for row in result["rows"]:
-        speedup = f"{row['speedup_vs_fp32']:.2f}x" if row["speedup_vs_fp32"] else ""
-        table.add_row(
-            row["name"],
-            f"{row['median_ms']:.2f}",
-            f"{row['p90_ms']:.2f}",
-            f"{row['ratio_to_best_peer']:.2f}",
-            f"{row['cosine_to_eager']:.5f}",
-            speedup,
-        )
-    Console(width=160 if not sys.stdout.isatty() else None).print(table)
-    for name, why in result.get("peer_failures", {}).items():
-        print(f"{name}: the peer's own flow failed on this model ({why})")
-    if "pruned_vs_unpruned" in result:
-        from edge.cli_prune import summary
-
-        print(
-            f"pruned / unpruned xnnpack latency: {result['pruned_vs_unpruned']:.2f}x (median, same run); "
-            + summary(result["pruning"])
-        )
     return 0
 
 

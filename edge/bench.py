@@ -20,7 +20,7 @@ from edge.lowering import apply_lowerings
 from edge.models.layers import plain_pytorch_ops
 from edge.prepare import PreparedModel, prepare
 from edge.targets import TARGETS
-from edge.targets.base import ExportJob, Target
+from edge.targets.base import Target
 from quant.calibration import load_calibration
 from quant.config import QuantConfig
 from runtimes.timing import measure
@@ -55,33 +55,9 @@ def build_artifact(
     config = quant_config or QuantConfig(scheme=quant, deploy_cpu="host")  # timed here: made for this CPU
     path = folder / f"{prepared.name}-{tag}-{target.name}-{config.scheme}{target.suffix}"
     # a baseline (no fallbacks) is the converter's own output: no delegate rewrites either
-    convert(prepared, program, target, path, config, calibration, options=None if fallbacks else {"as_converted": True})
+    options = None if fallbacks else {"as_converted": True}
+    target.convert_program(prepared, program, path, config, calibration, options)
     return path
-
-
-def convert(
-    prepared: PreparedModel,
-    program,
-    target: Target,
-    path: Path,
-    config: QuantConfig,
-    calibration=None,
-    options: dict | None = None,
-):
-    """Run the target's exporter on an already lowered program; returns its ExportOutcome."""
-    job = ExportJob(
-        path.stem,
-        prepared.model,
-        program,
-        prepared.example_inputs,
-        config.scheme,
-        path,
-        options=dict(options or {}),
-        quant_config=config,
-        calibration=calibration,
-    )
-    with captured_output():
-        return target.convert(job)
 
 
 def int8_plan(prepared: PreparedModel) -> list[tuple]:

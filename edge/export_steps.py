@@ -110,14 +110,13 @@ def tune_latency(run: ExportRun) -> None:
     """--tune-latency: op types whose int8 kernels time slower go back to float."""
     if not (run.qconfig.needs_calibration and run.qconfig.tune_latency):
         return
-    from edge.bench import convert
     from quant.latency import tune_latency as tune
 
     workdir = run.out / f"{run.tmp.name}.tune"  # under the temporary's name: removed with it
     workdir.mkdir()
 
     def convert_trial(config, path):
-        return convert(run.prepared, run.program, run.target, path, config, run.calibration.inputs, run.options)
+        return run.target.convert_program(run.prepared, run.program, path, config, run.calibration.inputs, run.options)
 
     run.qconfig, tuned, run.converted = tune(
         run.program,

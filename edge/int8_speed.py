@@ -31,14 +31,15 @@ def int8_speed(run) -> None:
     if not run.target.availability().can_run:
         run.speed = {"status": "not_run", "reason": run.target.availability().reason}
         return
-    from edge.bench import convert
     from runtimes.timing import measure
 
     run.step("timing int8 against an fp32 conversion on this host")
     fp32_path = run.tmp.with_name(f"{run.tmp.name}.fp32{run.target.suffix}")  # removed with the temporaries
     threads = min(4, os.cpu_count() or 1)
     with captured_output(run.quiet):
-        fp32_outcome = convert(run.prepared, run.program, run.target, fp32_path, QuantConfig(), options=run.options)
+        fp32_outcome = run.target.convert_program(
+            run.prepared, run.program, fp32_path, QuantConfig(), options=run.options
+        )
         run.temporaries += [fp32_path, *fp32_outcome.extra_files.values()]
         feed = [run.prepared.feed(run.prepared.verify_inputs[0]).numpy()]
         sessions = {

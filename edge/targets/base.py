@@ -57,6 +57,26 @@ class Target:
     def convert(self, job: ExportJob) -> ExportOutcome:
         return self.load_exporter()(job)
 
+    def convert_program(self, prepared, program, path: Path, config, calibration=None, options=None) -> ExportOutcome:
+        """Convert an already lowered `program` of `prepared` (edge.prepare.PreparedModel) to `path` under
+        `config` (quant.config.QuantConfig), the converters' chatter captured: the export pipeline's extra
+        conversions (latency trials, the int8 speed check) and edge bench's candidates."""
+        from common.quiet import captured_output
+
+        job = ExportJob(
+            path.stem,
+            prepared.model,
+            program,
+            prepared.example_inputs,
+            config.scheme,
+            path,
+            options=dict(options or {}),
+            quant_config=config,
+            calibration=calibration,
+        )
+        with captured_output():
+            return self.convert(job)
+
     def open_session(self, path: Path, config: dict | None = None, threads: int | None = None):
         """The artifact loaded in the runtime this host verifies it with (threads: the runtime's default)."""
         if self.session:

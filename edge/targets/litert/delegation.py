@@ -22,9 +22,12 @@ _UNARY_WITH_FLOAT_FORM = ("GELU", "HARD_SWISH", "LOGISTIC", "TANH", "ELU", "LEAK
 def delegate_coverage(flatbuffer: bytes) -> dict:
     """Nodes of the main subgraph inside XNNPACK partitions, the partition count, and what stays out."""
     try:
-        nodes, left_out, partitions = _delegation(flatbuffer)
+        return _coverage(*_delegation(flatbuffer))
     except (RuntimeError, ValueError) as e:  # e.g. a custom op this interpreter has no kernel for
         return {"available": False, "reason": f"the LiteRT interpreter cannot load the model: {str(e)[:200]}"}
+
+
+def _coverage(nodes: list[dict], left_out: set[int], partitions: int) -> dict:
     kinds = Counter(f"{n['op_name']} ({_types(n)})" for n in nodes if n["index"] in left_out)
     return {
         "delegate": "XNNPACK (ai-edge-litert's default CPU delegate)",
@@ -35,14 +38,15 @@ def delegate_coverage(flatbuffer: bytes) -> dict:
     }
 
 
-def fit_for_xnnpack(flatbuffer: bytes) -> tuple[bytes, list[dict]]:
-    """Rewrite the left-out ops that have a delegated equivalent; returns the model and what changed."""
+def fit_for_xnnpack(flatbuffer: bytes) -> tuple[bytes, list[dict], dict]:
+    """Rewrite the left-out ops that have a delegated equivalent; returns the model, what changed and the
+    delegate's coverage of the returned model (measured again only when something was rewritten)."""
     from common.tflite_graph import read_model, write_model
 
     try:
-        nodes, left_out, _ = _delegation(flatbuffer)
+        nodes, left_out, partitions = _delegation(flatbuffer)
     except (RuntimeError, ValueError):  # not loadable here: nothing known to rewrite (coverage says why)
-        return flatbuffer, []
+        return flatbuffer, [], delegate_coverage(flatbuffer)
     model = read_model(flatbuffer)
     graph = model.subgraphs[0]
     done: Counter = Counter()
@@ -57,9 +61,10 @@ def fit_for_xnnpack(flatbuffer: bytes) -> tuple[bytes, list[dict]]:
             replaced[n["index"]] = _through_float(model, graph, op)
             done[f"int8 {n['op_name']} -> DEQUANTIZE, float {n['op_name']}, QUANTIZE"] += 1
     if not done:
-        return flatbuffer, []
+        return flatbuffer, [], _coverage(nodes, left_out, partitions)
     graph.operators = [new for i, op in enumerate(graph.operators) for new in replaced.get(i, [op])]
-    return write_model(model, len(flatbuffer)), [{"rewrite": k, "count": v} for k, v in done.items()]
+    fitted = write_model(model, len(flatbuffer))
+    return fitted, [{"rewrite": k, "count": v} for k, v in done.items()], delegate_coverage(fitted)
 
 
 def _delegation(flatbuffer: bytes) -> tuple[list[dict], set[int], int]:

@@ -38,9 +38,11 @@ def _fit_for_xnnpack(flatbuffer: bytes, job: ExportJob) -> tuple[bytes, dict, li
     from edge.targets.litert.delegation import delegate_coverage, fit_for_xnnpack
 
     rewrites: list[dict] = []
-    if not job.options.get("as_converted"):
-        flatbuffer, rewrites = fit_for_xnnpack(flatbuffer)
-    coverage = {**tflite_op_inventory(flatbuffer), "xnnpack": delegate_coverage(flatbuffer)}
+    if job.options.get("as_converted"):
+        xnnpack = delegate_coverage(flatbuffer)
+    else:
+        flatbuffer, rewrites, xnnpack = fit_for_xnnpack(flatbuffer)
+    coverage = {**tflite_op_inventory(flatbuffer), "xnnpack": xnnpack}
     if rewrites:
         coverage["xnnpack"]["rewrites"] = rewrites
     notes = [f"for XNNPACK: {r['count']} x {r['rewrite']}" for r in rewrites]

@@ -12,6 +12,7 @@ the gap is in the host wheels' builds of the same microkernels, not in the graph
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import subprocess
 import tempfile
@@ -95,7 +96,7 @@ def main() -> None:
             feed = [x.numpy()]
             for label, session in sessions.items():  # same op, same numbers, before timing it
                 np.testing.assert_allclose(session.run(feed)[0], expected, rtol=1e-3, atol=1e-3, err_msg=label)
-            times = measure({k: (lambda s=s: s.run(feed)) for k, s in sessions.items()}, args.runs, 20, rounds=6)
+            times = measure({k: functools.partial(s.run, feed) for k, s in sessions.items()}, args.runs, 20, rounds=6)
             et, lt = (statistics.median(times[k]) for k in ("et", "lt"))
             print(f"{name:32s} {et:11.3f} {lt:9.3f} {et / lt:10.2f}", flush=True)
 

@@ -12,7 +12,7 @@ def cmd_bench(args) -> int:
     from edge.bench import bench
     from edge.cli_prune import prune_request
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # a progress or WARNING line stays one line when piped
     result = bench(
         args.model,
         threads=args.threads,

@@ -16,7 +16,7 @@ def cmd_export(args) -> int:
     from edge.export import export_targets
 
     request = export_request(args)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # a progress or WARNING line stays one line when piped
     start = time.perf_counter()
 
     def progress(target: str, step: str) -> None:

@@ -17,6 +17,14 @@ import tempfile
 import warnings
 
 
+def stderr_console():
+    """A rich Console for edge's own progress and WARNING lines on stderr: one line each, also when stderr
+    is piped (rich would otherwise wrap them at 80 columns)."""
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)
+
+
 class Captured:
     def __init__(self):
         self.text = ""

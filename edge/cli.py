@@ -88,12 +88,6 @@ def cmd_info(args) -> int:
     return 0
 
 
-def _stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
 def cmd_inspect(args) -> int:
     from edge.inspect import inspect_artifact, inspect_model, is_artifact
 

@@ -9,10 +9,11 @@ import sys
 def cmd_bench(args) -> int:
     from rich.console import Console
 
+    from common.quiet import stderr_console
     from edge.bench import bench
     from edge.cli_prune import prune_request
 
-    console = Console(stderr=True, soft_wrap=True)  # a progress or WARNING line stays one line when piped
+    console = stderr_console()
     result = bench(
         args.model,
         threads=args.threads,

@@ -13,10 +13,11 @@ from edge.loading import read_labels
 def cmd_export(args) -> int:
     from rich.console import Console
 
+    from common.quiet import stderr_console
     from edge.export import export_targets
 
     request = export_request(args)
-    console = Console(stderr=True, soft_wrap=True)  # a progress or WARNING line stays one line when piped
+    console = stderr_console()
     start = time.perf_counter()
 
     def progress(target: str, step: str) -> None:

@@ -7,9 +7,9 @@ import time
 
 class SweepProgress:
     def __init__(self, total: int, resumed: int, failed: int = 0, console=None, enabled: bool = True):
-        from rich.console import Console
+        from common.quiet import stderr_console
 
-        self.console = console or Console(stderr=True, soft_wrap=True)
+        self.console = console or stderr_console()
         self.total, self.done, self.failed, self.running = total, resumed, failed, 0
         self.enabled = enabled
         self.start = time.perf_counter()

@@ -78,11 +78,6 @@ def export_targets(
     qconfig = quant if isinstance(quant, QuantConfig) else quant_config_of(quant)
     check_request(chosen, qconfig.scheme)
     form = input_form_of(input_form)
-    if not form.is_default and (qconfig.max_drop is not None or qconfig.tune_latency):
-        raise EdgeError(
-            f"--max-drop and --tune-latency work on nchw-float exports only (got --input-form {form.name}); "
-            "plan with the default form, then export the chosen --keep-float with the app's form."
-        )
     out = prepare_out_dir(out_dir)
     if qconfig.calib is not None:
         from quant.calibration import check_source

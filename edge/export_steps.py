@@ -81,6 +81,35 @@ class ExportRun:
     def step(self, description: str) -> None:
         self.say(self.target.name, description)
 
+    # The lowered program takes the app's input form (NHWC, uint8, Core ML's scaled image): every step
+    # that runs or converts it feeds that form, and compares it with the eager model in that form.
+    @property
+    def form_inputs(self) -> tuple:
+        return self.prepared.example_inputs if self.image_input else self.prepared.form_inputs
+
+    def form_input(self, x):
+        """A preprocessed NCHW float input (calibration, verification) as the lowered program takes it."""
+        if not self.image_input:
+            return self.prepared.feed(x)
+        import torch
+
+        from edge.io_form import image_type_params  # the image program sees ImageType's output: undo channel_scale
+
+        scale = image_type_params(self.prepared.config.mean, self.prepared.config.std)["channel_scale"]
+        return x / torch.tensor(scale).view(1, -1, 1, 1) if scale else x
+
+    def form_model(self):
+        """The eager model the lowered program was traced from (the model behind its input form)."""
+        from edge.io_form import ImageClassifierInput
+
+        p = self.prepared
+        if self.image_input:
+            return ImageClassifierInput(p.model, p.config.mean, p.config.std)
+        return p.input_form.wrap(p.model, p.config.mean, p.config.std)
+
+    def form_calibration(self) -> list | None:
+        return None if self.calibration is None else [self.form_input(x) for x in self.calibration.inputs]
+
 
 def lower(run: ExportRun) -> None:
     run.step("lowering custom ops and backend fallbacks")
@@ -92,16 +121,19 @@ def plan_precision(run: ExportRun) -> None:
     """--max-drop: the sensitivity analysis puts the most sensitive parts back to float."""
     if not (run.qconfig.needs_calibration and run.qconfig.max_drop is not None):
         return
-    from quant.plan import plan_mixed_precision
+    from quant.plan import LabelledSet, plan_mixed_precision
 
+    labelled = run.labelled and LabelledSet(
+        [run.form_input(x) for x in run.labelled.inputs], run.labelled.labels, run.labelled.source
+    )
     run.qconfig, run.planned = plan_mixed_precision(
         run.program,
         run.target.quantizer,
         run.qconfig,
-        run.calibration.inputs,
-        run.prepared.model,
-        run.prepared.verify_inputs,
-        run.labelled,
+        run.form_calibration(),
+        run.form_model(),
+        [run.form_input(x) for x in run.prepared.verify_inputs],
+        labelled,
         lambda msg: run.step(msg),
     )
 
@@ -116,7 +148,9 @@ def tune_latency(run: ExportRun) -> None:
     workdir.mkdir()
 
     def convert_trial(config, path):
-        return run.target.convert_program(run.prepared, run.program, path, config, run.calibration.inputs, run.options)
+        return run.target.convert_program(
+            run.prepared, run.program, path, config, run.form_calibration(), run.options, run.form_inputs
+        )
 
     run.qconfig, tuned, run.converted = tune(
         run.program,
@@ -125,7 +159,7 @@ def tune_latency(run: ExportRun) -> None:
         convert_trial,
         run.target.suffix,
         workdir,
-        run.prepared.verify_inputs[0].numpy(),
+        run.form_input(run.prepared.verify_inputs[0]).numpy(),
         say=lambda msg: run.step(msg),
     )
     run.planned = {**run.planned, "latency": tuned}
@@ -145,12 +179,12 @@ def convert(run: ExportRun) -> None:
                         run.stem,
                         prepared.model,
                         run.program,
-                        prepared.example_inputs if run.image_input else prepared.form_inputs,
+                        run.form_inputs,
                         run.qconfig.scheme,
                         run.tmp,
                         options=dict(run.options),
                         quant_config=run.qconfig,
-                        calibration=_calibration_for(prepared, run.calibration, run.image_input),
+                        calibration=run.form_calibration(),
                         app=app_description(prepared, run.labels, run.image_input, run.credits),
                     )
                 )
@@ -188,8 +222,8 @@ def _float_back(run: ExportRun, failure: BelowBound) -> bool:
             run.program,
             run.target.quantizer,
             q,
-            _calibration_for(prepared, run.calibration, False),
-            [prepared.feed(x) for x in prepared.verify_inputs],
+            run.form_calibration(),
+            [run.form_input(x) for x in prepared.verify_inputs],
             prepared.eager_outputs,
             failure.bound,
             lambda msg: run.step(msg),
@@ -284,19 +318,6 @@ def export_one(run: ExportRun) -> ExportResult:
     finally:  # every temporary is named after run.tmp
         for path in run.temporaries + list(run.out.glob(f"{glob.escape(run.tmp.name)}*")):
             _remove(path)
-
-
-def _calibration_for(prepared: PreparedModel, calibration, image_input: bool):
-    if calibration is None:
-        return None
-    if not image_input:
-        return [prepared.feed(x) for x in calibration.inputs]
-    import torch
-
-    from edge.io_form import image_type_params  # the image program sees ImageType's output: undo channel_scale
-
-    scale = image_type_params(prepared.config.mean, prepared.config.std)["channel_scale"]
-    return [x / torch.tensor(scale).view(1, -1, 1, 1) if scale else x for x in calibration.inputs]
 
 
 def _adopt(converted: tuple, tmp: Path) -> ExportOutcome:

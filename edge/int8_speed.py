@@ -38,10 +38,10 @@ def int8_speed(run) -> None:
     threads = min(4, os.cpu_count() or 1)
     with captured_output(run.quiet):
         fp32_outcome = run.target.convert_program(
-            run.prepared, run.program, fp32_path, QuantConfig(), options=run.options
+            run.prepared, run.program, fp32_path, QuantConfig(), options=run.options, inputs=run.form_inputs
         )
         run.temporaries += [fp32_path, *fp32_outcome.extra_files.values()]
-        feed = [run.prepared.feed(run.prepared.verify_inputs[0]).numpy()]
+        feed = [run.form_input(run.prepared.verify_inputs[0]).numpy()]
         # timed as an app on this CPU runs them: the runtime's default kernels, never the reference path
         # verification may have used for numerics (ONNX QDQ unfused: every int8 op emulated in float)
         sessions = {

@@ -53,9 +53,9 @@ def eager_logits(model) -> list[np.ndarray]:
 # ---- MediaPipe Tasks ImageClassifier on the .tflite as exported -----------------------------------
 
 
-def mediapipe_top5(path, model) -> list[list[str]]:
+def mediapipe_classify(path, model) -> list[list[tuple[str, float]]]:
     """MediaPipe Tasks' ImageClassifier with no options but the model path and max results: the labels and
-    the normalization come from the model's metadata alone."""
+    the normalization come from the model's metadata alone. Per photograph, its top 5 (name, score)."""
     from mediapipe import Image as MpImage
     from mediapipe import ImageFormat
     from mediapipe.tasks.python import BaseOptions, vision
@@ -64,13 +64,17 @@ def mediapipe_top5(path, model) -> list[list[str]]:
     with vision.ImageClassifier.create_from_options(options) as classifier:
         return [
             [
-                c.category_name
+                (c.category_name, c.score)
                 for c in classifier.classify(MpImage(image_format=ImageFormat.SRGB, data=pixels))
                 .classifications[0]
                 .categories
             ]
             for pixels in photo_pixels(model.config)
         ]
+
+
+def mediapipe_top5(path, model) -> list[list[str]]:
+    return [[name for name, _ in top] for top in mediapipe_classify(path, model)]
 
 
 def eager_top5(model, labels) -> list[list[str]]:
@@ -111,13 +115,41 @@ def test_mediapipe_classifies_our_int8_tflite_like_eager(tmp_path, name):
         kept = float_back["keep_float_ops"] + float_back["keep_float_modules"]
         assert kept and sorted(kept) == sorted(step.split(":")[1] for step in float_back["steps"][-1]["float"])
         assert float_back["worst_cosine"] >= 0.99 and result.manifest["parity"]["cosine"] >= 0.99
-    got = mediapipe_top5(result.path, model)
-    # measured: the same five classes as eager, first class equal, at most one neighbouring pair swapped
-    # where two logits lie within int8's rounding of each other (MediaPipe's TFLite and ai-edge-litert
-    # also differ there from each other)
-    for g, e in zip(got, eager_top5(model, DIGIT_NAMES)):
-        assert g[0] == e[0] and sorted(g) == sorted(e)
-        assert sum(a != b for a, b in zip(g, e)) <= 2
+    # int8 moves each logit by up to the artifact's verified max abs error, plus one step of the output's
+    # int8 grid where MediaPipe's TFLite build rounds otherwise than ai-edge-litert (measured: 0.025 on
+    # iFormer-T); two classes whose eager logits lie closer than twice that can trade places (measured
+    # here: pairs 0.001-0.03 apart), every other pair keeps eager's order
+    tolerance = result.manifest["parity"]["max_abs_error"] + output_step(result.path)
+    for top, logits in zip(mediapipe_classify(result.path, model), eager_logits(model)):
+        eager = dict(zip(DIGIT_NAMES, logits.tolist()))
+        assert all(abs(score - eager[name]) <= tolerance for name, score in top), (top, eager, tolerance)
+        assert_ranked_like_eager([name for name, _ in top], eager, 2 * tolerance)
+
+
+def output_step(path) -> float:
+    """The scale of the int8 tensor the float output is dequantized from (0 for a float output)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    out = interpreter.get_output_details()[0]["index"]
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    for op in interpreter._get_ops_details():
+        if out in list(op["outputs"]) and op["op_name"] == "DEQUANTIZE":
+            scales = tensors[int(op["inputs"][0])]["quantization_parameters"]["scales"]
+            return float(scales.max()) if scales.size else 0.0
+    return 0.0
+
+
+def assert_ranked_like_eager(got: list[str], eager: dict[str, float], tie: float) -> None:
+    """got is eager's top len(got) in eager's order, except between classes whose eager logits are within
+    tie of each other (then either order, and either one at the cut)."""
+    ranked = sorted(eager, key=eager.get, reverse=True)
+    cut = eager[ranked[len(got) - 1]]
+    assert all(eager[name] >= cut - tie for name in got), (got, ranked)
+    assert all(name in got for name in ranked if eager[name] > cut + tie), (got, ranked)
+    for i, above in enumerate(got):
+        for below in got[i + 1 :]:
+            assert eager[above] >= eager[below] - tie, (got, ranked, above, below)
 
 
 def test_mediapipe_applies_the_float_normalization_from_our_metadata(tmp_path, models, labels):

@@ -57,17 +57,20 @@ class Target:
     def convert(self, job: ExportJob) -> ExportOutcome:
         return self.load_exporter()(job)
 
-    def convert_program(self, prepared, program, path: Path, config, calibration=None, options=None) -> ExportOutcome:
+    def convert_program(
+        self, prepared, program, path: Path, config, calibration=None, options=None, inputs=None
+    ) -> ExportOutcome:
         """Convert an already lowered `program` of `prepared` (edge.prepare.PreparedModel) to `path` under
         `config` (quant.config.QuantConfig), the converters' chatter captured: the export pipeline's extra
-        conversions (latency trials, the int8 speed check) and edge bench's candidates."""
+        conversions (latency trials, the int8 speed check) and edge bench's candidates. `inputs` (and
+        `calibration`) are in the program's input form: by default the prepared model's form."""
         from common.quiet import captured_output
 
         job = ExportJob(
             path.stem,
             prepared.model,
             program,
-            prepared.example_inputs,
+            inputs or prepared.form_inputs or prepared.example_inputs,
             config.scheme,
             path,
             options=dict(options or {}),

@@ -13,8 +13,18 @@ def schema():
 
 
 def read_model(flatbuffer: bytes):
+    """The model as objects to edit, every buffer's data inline: a model over 2 GB or one written by
+    ai-edge-quantizer (fp16 casting) keeps its buffers after the flatbuffer at an offset, which a
+    re-serialized model (write_model) would lose."""
+    import numpy as np
+
     s = schema()
-    return s.ModelT.InitFromObj(s.Model.GetRootAsModel(flatbuffer, 0))
+    model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(flatbuffer, 0))
+    for stored in model.buffers or []:
+        if stored.offset > 1:  # 1 is the schema's "no data" marker
+            stored.data = np.frombuffer(flatbuffer, np.uint8, count=stored.size, offset=stored.offset)
+            stored.offset = stored.size = 0
+    return model
 
 
 def write_model(model, size_hint: int) -> bytes:

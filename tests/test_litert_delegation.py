@@ -7,7 +7,7 @@ is for, so the test sees the delegate refuse it, the rewrite, and the delegate t
 import numpy as np
 import pytest
 
-from common.tflite_graph import opcode_index, schema, write_model
+from common.tflite_graph import new_op, opcode_index, read_model, schema, write_model
 from edge.targets.litert.delegation import delegate_coverage, fit_for_xnnpack
 
 
@@ -101,3 +101,47 @@ def test_a_model_the_delegate_takes_whole_is_left_as_it_is():
     fitted, done, coverage = fit_for_xnnpack(flatbuffer)
     assert (fitted, done) == (flatbuffer, [])
     assert coverage == delegate_coverage(flatbuffer) and coverage["non_delegated_ops"] == []
+
+
+def _constant_fc_then_a_runtime_filter_fc():
+    """x [1,4,64] through a constant-weight FC (2048 x 64: enough weight, 256 KB in fp16, for
+    ai-edge-quantizer to store it after the flatbuffer), then the run-time-filter FC."""
+    s = schema()
+    f32 = s.TensorType.FLOAT32
+    model = s.ModelT()
+    model.version, model.operatorCodes = 3, []
+    g = np.random.default_rng(0)
+    weight = s.BufferT()
+    weight.data = np.frombuffer(g.standard_normal((2048, 64)).astype(np.float32).tobytes(), np.uint8)
+    model.buffers = [s.BufferT(), weight]
+    graph = s.SubGraphT()
+    graph.tensors = []
+    for i, (shape, buffer) in enumerate(
+        [((1, 4, 64), 0), ((2048, 64), 1), ((1, 4, 2048), 0), ((5, 2048), 0), ((1, 4, 5), 0)]
+    ):
+        t = s.TensorT()
+        t.shape, t.type, t.buffer, t.name = list(shape), f32, buffer, f"t{i}".encode()
+        graph.tensors.append(t)
+    fc = opcode_index(model, s.BuiltinOperator.FULLY_CONNECTED)
+    graph.operators = [new_op(fc, [0, 1], [2]), new_op(fc, [2, 3], [4])]
+    for op in graph.operators:
+        op.builtinOptionsType, op.builtinOptions = s.BuiltinOptions.FullyConnectedOptions, s.FullyConnectedOptionsT()
+        op.builtinOptions.keepNumDims = True
+    graph.inputs, graph.outputs = [0, 3], [4]
+    model.subgraphs = [graph]
+    feeds = [g.standard_normal((1, 4, 64)).astype(np.float32), g.standard_normal((5, 2048)).astype(np.float32)]
+    return write_model(model, 1 << 20), feeds
+
+
+def test_fp16_weights_stored_after_the_flatbuffer_survive_the_rewrites():
+    """ai-edge-quantizer's fp16 casting stores buffers after the flatbuffer, at offsets; a rewrite that
+    re-serializes the model must carry their data (it used to drop it: iFormer-T litert fp16 failed)."""
+    from edge.targets.litert.exporter import _cast_weights_fp16
+
+    flatbuffer, feeds = _constant_fc_then_a_runtime_filter_fc()
+    fp16 = _cast_weights_fp16(flatbuffer)
+    raw = schema().Model.GetRootAsModel(fp16, 0)
+    assert any(raw.Buffers(i).Offset() > 1 for i in range(raw.BuffersLength())), "no buffer after the flatbuffer"
+    fitted, done, after = fit_for_xnnpack(fp16)
+    assert done and after["non_delegated_nodes"] == 0
+    np.testing.assert_allclose(_run(fitted, feeds), _run(fp16, feeds), rtol=1e-4, atol=1e-3)

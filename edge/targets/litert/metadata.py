@@ -50,23 +50,18 @@ class ImageClassifierInfo:
 
 def attach_metadata(flatbuffer: bytes, info: ImageClassifierInfo) -> bytes:
     """The model with its metadata buffer (replacing any earlier one) and, with labels, the labels zip."""
-    from ai_edge_litert import schema_py_generated as schema
+    from common.tflite_graph import read_model, schema, write_model
 
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(flatbuffer, 0))
-    for stored in model.buffers or []:  # data kept after the flatbuffer (ai-edge-quantizer's fp16): inline it,
-        if stored.offset > 1:  # since re-serializing writes a new flatbuffer without that tail
-            stored.data = np.frombuffer(flatbuffer, np.uint8, count=stored.size, offset=stored.offset)
-            stored.offset = stored.size = 0
-    buffer = schema.BufferT()
+    s = schema()
+    model = read_model(flatbuffer)
+    buffer = s.BufferT()
     buffer.data = np.frombuffer(metadata_buffer(info), dtype=np.uint8)
     model.buffers = list(model.buffers or []) + [buffer]
-    entry = schema.MetadataT()
+    entry = s.MetadataT()
     entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
     model.metadata = [m for m in (model.metadata or []) if m.name not in (METADATA_NAME, METADATA_NAME.encode())]
     model.metadata.append(entry)
-    builder = flatbuffers.Builder(len(flatbuffer) + 4096)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    out = bytes(builder.Output())
+    out = write_model(model, len(flatbuffer) + 4096)
     if info.labels:
         out = _with_zip(out, {LABELS_FILE: "\n".join(info.labels) + "\n"})
     return out

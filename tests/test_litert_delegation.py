@@ -7,7 +7,7 @@ is for, so the test sees the delegate refuse it, the rewrite, and the delegate t
 import numpy as np
 import pytest
 
-from common.tflite_graph import new_op, opcode_index, read_model, schema, write_model
+from common.tflite_graph import new_op, opcode_index, schema, write_model
 from edge.targets.litert.delegation import delegate_coverage, fit_for_xnnpack
 
 

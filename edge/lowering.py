@@ -10,6 +10,7 @@ gets unless it registers its own.
 
 from __future__ import annotations
 
+import copy
 import importlib
 from collections import Counter
 from collections.abc import Callable
@@ -62,7 +63,8 @@ def lowering(op: torch._ops.OpOverload, backend: str = ANY_BACKEND):
 
 
 def finisher(backend: str):
-    """Register the pass run once on the whole program after a backend's lowerings."""
+    """Register the pass run once on the whole program after a backend's lowerings. It may edit the
+    program in place (apply_lowerings hands it one that no other target shares) and returns it."""
 
     def register(fn: Callable) -> Callable:
         _FINISHERS[backend] = fn
@@ -93,6 +95,7 @@ def apply_lowerings(
     With enabled=False only the custom ops are lowered (no backend can run them otherwise), with
     their default formulation: that is the "naive" export the benchmark compares against.
     """
+    given = program
     table = lowerings_for(target)
     if not enabled:
         defaults = lowerings_for(None)
@@ -109,9 +112,10 @@ def apply_lowerings(
         if any(present.get(op) for op in table)
         else program
     )
-    if enabled and target.name in _FINISHERS:  # also on an unlowered (shared) program: finishers copy before
-        # changing it, except xnnpack's renaming of aten.convolution to the same conv2d
-        lowered = _FINISHERS[target.name](lowered)
+    if enabled and target.name in _FINISHERS:  # also on an unlowered program, which other targets share:
+        # a finisher edits the program in place, so it gets one of its own (a copy costs a tenth of a second,
+        # re-tracing one as run_decompositions({}) does cost seconds)
+        lowered = _FINISHERS[target.name](lowered if lowered is not given else copy.deepcopy(lowered))
     applied = [
         {"op": str(op), "lowering": low.name, "backend": low.backend, "nodes": present[op], "why": low.why}
         for op, low in table.items()
@@ -132,8 +136,6 @@ def views_as_reshapes(program: torch.export.ExportedProgram) -> torch.export.Exp
     views = [n for n in program.graph.nodes if n.op == "call_function" and n.target is torch.ops.aten.view.default]
     if not views:
         return program
-    import copy
-
     program = copy.deepcopy(program)  # the given program may be shared with other targets
     for node in program.graph.nodes:
         if node.op == "call_function" and node.target is torch.ops.aten.view.default:

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from common.errors import ExportError
+from common.fx_provenance import share_node_provenance
 from common.preprocess import verification_inputs
 from common.quiet import captured_output
 from edge.corpus.hf import is_pretrained_folder
@@ -138,6 +139,7 @@ def prepare(
 
 def export_program(model: nn.Module, example_inputs: tuple) -> torch.export.ExportedProgram:
     """torch.export (non-strict); a failure names the submodule whose code could not be traced."""
+    share_node_provenance()  # every later pass over this program records provenance in constant time
     try:
         with captured_output():  # torch.export logs the whole graph when it fails
             return torch.export.export(model, example_inputs, strict=False)

@@ -1,4 +1,5 @@
 import os
+import signal
 
 import pytest
 import torch
@@ -6,6 +7,11 @@ import torch
 # every int8 export also converts and times an fp32 artifact (edge/int8_speed.py); only
 # tests/test_int8_speed.py needs that, so the rest of the suite (and its subprocesses) skip it
 os.environ["EDGE_INT8_SPEED_CHECK"] = "0"
+
+# a suite started in the background by a script (`bash .ci/run &`) inherits an ignored SIGINT, and the
+# edge processes it starts would keep ignoring it; the Ctrl-C tests need it delivered as a terminal does
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

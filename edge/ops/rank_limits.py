@@ -111,13 +111,12 @@ def _is_reshape(node) -> bool:
 def collapse_high_rank_reshapes(program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
     """A chain of reshapes (views, clones, (un)squeezes) that passes through rank > 4 becomes one
     reshape from its rank <= 4 source. Converters merge such a chain only when no step is shared:
-    a 5-D qkv view read by three matmul operands stays a 5-D tensor in a Core ML program. Works on a
-    new program when there is anything to do (the given one may be shared with other targets)."""
-    if not _chains_through_high_rank(program):
+    a 5-D qkv view read by three matmul operands stays a 5-D tensor in a Core ML program. In place."""
+    chains = _chains_through_high_rank(program)
+    if not chains:
         return program
-    program = program.run_decompositions({})
     graph = program.graph
-    for node, source in _chains_through_high_rank(program):
+    for node, source in chains:
         with graph.inserting_before(node):
             flat = graph.call_function(aten.reshape.default, (source, list(node.meta["val"].shape)))
         flat.meta = dict(node.meta)

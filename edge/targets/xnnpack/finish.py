@@ -16,8 +16,7 @@ def finish(program: torch.export.ExportedProgram) -> torch.export.ExportedProgra
 
 def fold_constants(program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
     """Lowerings compute some weights from constants (strips sliced from a depthwise kernel, the 1/C
-    column of a mean); XNNPACK takes only static weights, so fold them into new constants, on a new
-    program (the given one may be shared with other targets)."""
+    column of a mean); XNNPACK takes only static weights, so fold them into new constants, in place."""
     from executorch.exir.passes.constant_prop_pass import constant_prop_pass
 
     if not _has_constant_computation(program):
@@ -26,7 +25,7 @@ def fold_constants(program: torch.export.ExportedProgram) -> torch.export.Export
         if isinstance(tensor, torch.Tensor):
             tensor.requires_grad_(False)  # folded values must not track autograd: the delegate deep-copies them
     with torch.no_grad():
-        return constant_prop_pass(program.run_decompositions({}))  # a new program: the pass edits in place
+        return constant_prop_pass(program)
 
 
 def _has_constant_computation(program) -> bool:

@@ -9,6 +9,7 @@ so the clean-up after the last step (or a failure) finds them all.
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import shutil
@@ -107,7 +108,9 @@ class ExportRun:
             return ImageClassifierInput(p.model, p.config.mean, p.config.std)
         return p.input_form.wrap(p.model, p.config.mean, p.config.std)
 
+    @functools.cached_property
     def form_calibration(self) -> list | None:
+        """The calibration inputs in the program's form (made once: four steps read them)."""
         return None if self.calibration is None else [self.form_input(x) for x in self.calibration.inputs]
 
 
@@ -130,7 +133,7 @@ def plan_precision(run: ExportRun) -> None:
         run.program,
         run.target.quantizer,
         run.qconfig,
-        run.form_calibration(),
+        run.form_calibration,
         run.form_model(),
         [run.form_input(x) for x in run.prepared.verify_inputs],
         labelled,
@@ -149,7 +152,7 @@ def tune_latency(run: ExportRun) -> None:
 
     def convert_trial(config, path):
         return run.target.convert_program(
-            run.prepared, run.program, path, config, run.form_calibration(), run.options, run.form_inputs
+            run.prepared, run.program, path, config, run.form_calibration, run.options, run.form_inputs
         )
 
     run.qconfig, tuned, run.converted = tune(
@@ -184,7 +187,7 @@ def convert(run: ExportRun) -> None:
                         run.tmp,
                         options=dict(run.options),
                         quant_config=run.qconfig,
-                        calibration=run.form_calibration(),
+                        calibration=run.form_calibration,
                         app=app_description(prepared, run.labels, run.image_input, run.credits),
                     )
                 )
@@ -222,7 +225,7 @@ def _float_back(run: ExportRun, failure: BelowBound) -> bool:
             run.program,
             run.target.quantizer,
             q,
-            run.form_calibration(),
+            run.form_calibration,
             [run.form_input(x) for x in prepared.verify_inputs],
             prepared.eager_outputs,
             failure.bound,

@@ -154,14 +154,18 @@ def test_xnnpack_fp16_verified_on_armv82(tmp_path, monkeypatch):
 
 @needs_emulator
 def test_phone_format_onnx_int8_judged_on_arm(tmp_path, monkeypatch):
-    """The .ort this AVX2 host cannot judge (its fused U8S8 kernels saturate) is judged on ARM kernels."""
+    """The .ort an AVX2-only host cannot judge (its fused U8S8 kernels saturate) is judged on ARM kernels.
+    The host is made to read as AVX2-only, so a VNNI host (which judges the .ort itself) tests this too."""
+    import runtimes.cpu
     from edge.export import export
 
+    monkeypatch.setattr(runtimes.cpu, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
     monkeypatch.setenv("EDGE_ARM64_VERIFY_INPUTS", "1")
     result = export("mobilevit_xxs", target="onnx", quant="int8", input_size=64, out_dir=tmp_path, verify_on=CPUS)
     _assert_arm_parity(result.manifest, 0.99, ("ort",))
     ort = result.manifest["parity"]["extra_files"]["ort"]
-    assert ort["status"] == "passed" and "arm64:cortex-a76 (emulated)" in ort.get("judged_on", "arm64 (host)")
+    assert ort["status"] == "passed" and "arm64:cortex-a76 (emulated)" in ort.get("judged_on", "the host")
+    assert result.manifest["quant"]["deployment"]["verified_on"]["class"] == "x86-avx2"
 
 
 @needs_emulator

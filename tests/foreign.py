@@ -113,6 +113,42 @@ class UnfoldViT(nn.Module):
         return self.head(x.mean((2, 3)))
 
 
+class ShiftedWindowAttention(nn.Module):
+    """Swin-style: tokens in 4x4 windows of a cyclically shifted map, attention inside each window with an
+    additive mask the forward builds from torch.zeros, slice assignments, .contiguous() and masked_fill
+    (the mask is a constant the exporter must fold, or it runs outside the delegate)."""
+
+    def __init__(self, num_classes=10, dim=32, heads=4, window=4):
+        super().__init__()
+        self.heads, self.window = heads, window
+        self.stem = nn.Conv2d(3, dim, 3, 2, 1)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def mask(self, h: int, w: int) -> torch.Tensor:
+        ws, shift = self.window, self.window // 2
+        marks = torch.zeros((1, h, w, 1))
+        count = 0
+        for rows in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
+            for cols in (slice(0, -ws), slice(-ws, -shift), slice(-shift, None)):
+                marks[:, rows, cols, :] = count
+                count += 1
+        windows = marks.view(1, h // ws, ws, w // ws, ws, 1).permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, ws * ws)
+        mask = windows.unsqueeze(1) - windows.unsqueeze(2)
+        return mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
+
+    def forward(self, x):
+        x = self.stem(x).permute(0, 2, 3, 1)
+        b, h, w, c = x.shape
+        ws, d = self.window, c // self.heads
+        x = torch.roll(x, shifts=(-ws // 2, -ws // 2), dims=(1, 2))
+        t = x.view(b, h // ws, ws, w // ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, ws * ws, c)
+        q, k, v = self.qkv(t).reshape(t.shape[0], ws * ws, 3, self.heads, d).permute(2, 0, 3, 1, 4).unbind(0)
+        attn = (q @ k.transpose(-2, -1)) * d**-0.5 + self.mask(h, w).unsqueeze(1).repeat(b, 1, 1, 1)
+        y = (attn.softmax(-1) @ v).transpose(1, 2).reshape(t.shape)
+        return self.head(y.mean(1).view(b, -1, c).mean(1))
+
+
 class SplitCatPConv(nn.Module):
     def __init__(self, dim=32, n_div=4):
         super().__init__()
@@ -156,6 +192,7 @@ FOREIGN_STYLES = {
     "mha_vit": lambda: TinyViT(),
     "sdpa_unfold": lambda: UnfoldViT(attention=SDPABlock),
     "manual_attention_unfold": lambda: UnfoldViT(attention=ManualAttentionBlock),
+    "shifted_window_mask": lambda: ShiftedWindowAttention(),
     "split_cat_pconv": lambda: PConvNet(pconv=SplitCatPConv),
     "inplace_pconv": lambda: PConvNet(pconv=InplacePConv),
 }

@@ -59,6 +59,10 @@ CASES = {  # op: (args with x4 first, reference)
     aten.roll.default: ((x4, [3, -2], [2, 3]), None),
     aten.div.Tensor: ((x4, 2), None),
     aten.mul.Tensor: ((x4, 3), None),
+    aten.max.dim: ((x4, 1), None),
+    aten.amax.default: ((x4, [1, 3], False), None),
+    aten.adaptive_avg_pool1d.default: ((x4[0], [5]), None),
+    aten.avg_pool2d.default: ((x4, [16, 5], [16, 5], [0, 0], True), None),
     aten.scaled_dot_product_attention.default: ((x4, torch.randn(2, 6, 8, 10), torch.randn(2, 6, 8, 10)), None),
 }
 
@@ -121,6 +125,8 @@ OTHER_CASES = {  # lowerings of the other backends (rank-4 limits, ONNX, Core ML
     ("litert", aten.select.int): ((x6, 3, 1),),
     ("onnx", aten.slice_scatter.default): ((x4, torch.randn(2, 2, 8, 10), 1, 1, 3),),
     ("onnx", aten.clone.default): ((x4,),),
+    ("xnnpack", aten.max.dim): ((x6, 3, True),),
+    ("xnnpack", aten.amax.default): ((x6, [2, 4]),),
     ("xnnpack", aten.slice_scatter.default): ((x4, torch.randn(2, 2, 8, 10), 1, 1, 3),),
     ("xnnpack", aten.conv2d.default): ((x4, torch.randn(6, 1, 7, 7), torch.randn(6), [1, 1], [3, 3], [1, 1], 6),),
 }

@@ -25,7 +25,45 @@ def fold_constants(program: torch.export.ExportedProgram) -> torch.export.Export
         if isinstance(tensor, torch.Tensor):
             tensor.requires_grad_(False)  # folded values must not track autograd: the delegate deep-copies them
     with torch.no_grad():
-        return constant_prop_pass(program)
+        program = constant_prop_pass(program)
+        while _drop_memory_formats_of_constants(program):  # each round can expose more to fold
+            program = constant_prop_pass(program)
+    return program
+
+
+_COPIES = (torch.ops.aten._to_copy.default, torch.ops.aten.clone.default)
+_FOLDABLE_FORMATS = (torch.preserve_format, torch.contiguous_format)
+
+
+def _drop_memory_formats_of_constants(program) -> bool:
+    """ExecuTorch's constant propagation takes only plain Python values as arguments, so a copy of a
+    constant with a `memory_format` (`mask.contiguous()`, `.to(dtype)` on a mask a model builds in its
+    forward, as Swin's shifted-window attention does) stays in the graph and everything after it runs at
+    run time, outside the delegate. Preserve-format is the default; contiguous-format is the same on a
+    contiguous constant, so the constant is made contiguous (same values) when all its users are such
+    copies. Returns whether a copy changed."""
+    sig = program.graph_signature
+    tables = (
+        (sig.inputs_to_lifted_tensor_constants, program.constants),
+        (sig.inputs_to_buffers, program.state_dict),
+    )
+    changed = False
+    for node in program.graph.nodes:
+        if node.target not in _COPIES or node.kwargs.get("memory_format") not in _FOLDABLE_FORMATS:
+            continue
+        source = node.args[0]
+        table, key = next(((t, names[source.name]) for names, t in tables if source.name in names), (None, None))
+        if table is None or key in sig.buffers_to_mutate.values() or not isinstance(table.get(key), torch.Tensor):
+            continue
+        if node.kwargs["memory_format"] is torch.contiguous_format and not table[key].is_contiguous():
+            if not all(
+                u.target in _COPIES and u.kwargs.get("memory_format") is torch.contiguous_format for u in source.users
+            ):
+                continue
+            table[key] = table[key].contiguous()
+        node.kwargs = {k: v for k, v in node.kwargs.items() if k != "memory_format"}
+        changed = True
+    return changed
 
 
 def _has_constant_computation(program) -> bool:

@@ -197,3 +197,23 @@ def test_the_manifest_says_which_cpu_the_int8_is_for_and_how_it_was_verified(tmp
         assert ort_parity["status"] == "not_run" and "host_kernels_cosine" in ort_parity
         assert "reference" in r.manifest["parity"]["kernels"]
     assert r.manifest["parity"]["status"] == "passed"
+
+
+def test_ort_conversion_runs_again_for_a_second_conversion_of_one_export(tmp_path):
+    """int8 float-back converts an export a second time under the same temporary name: the first .ort's
+    work folder must not stop it (it did: 'File exists' on hf:mobilevitv2 onnx int8)."""
+    from onnx import TensorProto, helper
+
+    from edge.targets.onnx.exporter import _convert_to_ort
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["input"], ["logits"])],
+        "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 4])],
+    )
+    path = tmp_path / ".m.partial-1.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), str(path))
+    first = _convert_to_ort(path, "m")[0].read_bytes()
+    second, config = _convert_to_ort(path, "m")
+    assert second.read_bytes() == first and config.is_file()

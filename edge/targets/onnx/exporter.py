@@ -121,6 +121,8 @@ def _convert_to_ort(onnx_path: Path, stem: str, target_platform: str | None = No
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
     work = onnx_path.with_name(onnx_path.name + ".ort-work")  # the pipeline removes <out_path>* temporaries
+    if work.exists():  # this export's own earlier conversion (int8 float-back converts again): replaced
+        shutil.rmtree(work)
     work.mkdir()
     staged = work / f"{stem}.onnx"
     shutil.copyfile(onnx_path, staged)  # named like the final file: the tool records the name it reads

@@ -179,11 +179,11 @@ def avg_pool2d__xnnpack(
     plain_kernel, plain_step = [], []
     for size, k, s in zip(x.shape[-2:], kernel, step):
         if k >= size:  # one window, clipped to the map
-            plain_kernel.append(size), plain_step.append(size)
-        elif (size - k) % s == 0:  # the windows tile the map: floor and ceil agree
-            plain_kernel.append(k), plain_step.append(s)
-        else:
+            k = s = size
+        elif (size - k) % s:  # a window cut off at the edge: ceil mode differs from a plain pool
             return NotImplemented
+        plain_kernel.append(k)  # else the windows tile the map: floor and ceil agree
+        plain_step.append(s)
     return torch.nn.functional.avg_pool2d(x, plain_kernel, plain_step)
 
 

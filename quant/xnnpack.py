@@ -33,6 +33,59 @@ def xnnpack_quantizer(keep_ops=(), keep_modules=(), observer: str = "minmax"):
     return _with_sigmoid_tables(quantizer, config.input_activation, may_quantize)
 
 
+def _value_preserving_ops():
+    """Data movement the XNNPACK quantizer does not propagate qparams through (executorch 1.5.1
+    lists view, reshape, slice, permute, ...): a reshape of a strided slice traces to _to_copy +
+    _unsafe_view. Left unannotated, the reshape's int8 input and output get different qparams,
+    which XNNPACK's static reshape refuses at load time (LeViT's subsampling)."""
+    import torch
+
+    aten = torch.ops.aten
+    return (
+        aten._to_copy.default,
+        aten.clone.default,
+        aten._unsafe_view.default,
+        aten.alias.default,
+        aten.unsqueeze.default,
+        aten.squeeze.default,
+        aten.squeeze.dims,
+        aten.select.int,
+        aten.expand.default,
+        aten.t.default,
+        aten.unflatten.int,
+    )
+
+
+def _propagates(node) -> bool:
+    """Moves values without changing them (a _to_copy that changes dtype or device does not)."""
+    import torch
+
+    if node.target in (torch.ops.aten._to_copy.default, torch.ops.aten.clone.default):
+        source = node.args[0].meta.get("val")
+        out = node.meta.get("val")
+        return source is not None and out is not None and source.dtype == out.dtype
+    return True
+
+
+def _share_through_data_movement(model, may_quantize, key):
+    """Give value-preserving ops their input's qparams, in graph order so chains carry them."""
+    from torch.fx import Node
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
+
+    ops = _value_preserving_ops()
+    for node in model.graph.nodes:
+        if node.op != "call_function" or node.target not in ops or key in node.meta or not may_quantize(node):
+            continue
+        source = node.args[0]
+        if not isinstance(source, Node) or not _propagates(node):
+            continue
+        annotation = source.meta.get(key)
+        if annotation is None or annotation.output_qspec is None:
+            continue
+        shared = SharedQuantizationSpec(source)
+        node.meta[key] = QuantizationAnnotation(input_qspec_map={source: shared}, output_qspec=shared, _annotated=True)
+
+
 def _with_sigmoid_tables(inner, activation_spec, may_quantize):
     """The XNNPACK quantizer, plus sigmoids annotated with their fixed output range when every reader
     is already int8 (the SiLU multiply): XNNPACK then runs the sigmoid as an int8 table."""
@@ -52,6 +105,7 @@ def _with_sigmoid_tables(inner, activation_spec, may_quantize):
     class XNNPACKQuantizerWithSigmoid(Quantizer):
         def annotate(self, model):
             model = inner.annotate(model)
+            _share_through_data_movement(model, may_quantize, key)
             for node in model.graph.nodes:
                 if (
                     node.op != "call_function"

@@ -290,3 +290,30 @@ def test_float_back_floats_the_most_sensitive_parts_until_the_cosine_bound_holds
     loose = plan_for_cosine(ref, 0.5)  # already met: nothing floats
     assert loose["within_budget"] and not (loose["keep_float_ops"] + loose["keep_float_modules"])
     assert plan_within(ref, 100.0)["steps"] == [{"float": [], "drop_points": 0.0}]
+
+
+class _StridedSubsample(torch.nn.Module):
+    """Tokens -> grid -> every second row and column -> tokens (LeViT's subsampling between stages)."""
+
+    def __init__(self):
+        super().__init__()
+        self.patches, self.mix, self.head = (
+            torch.nn.Conv2d(3, 16, 8, 8),
+            torch.nn.Linear(16, 16),
+            torch.nn.Linear(16, 8),
+        )
+
+    def forward(self, image):
+        x = self.mix(self.patches(image).flatten(2).transpose(1, 2))
+        b, n, c = x.shape
+        return self.head(x.view(b, 4, 4, c)[:, ::2, ::2].reshape(b, -1, c)).mean(1)
+
+
+def test_xnnpack_int8_reshape_of_a_strided_slice_shares_one_qparams_and_loads(tmp_path):
+    """The reshape of a strided slice traces to _to_copy + _unsafe_view, which the XNNPACK quantizer
+    does not propagate qparams through; XNNPACK's int8 reshape refuses differing qparams at load."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 32, 32)
+    result = export(_StridedSubsample().eval(), (x,), target="xnnpack", quant="int8", out_dir=tmp_path, name="sub")
+    assert result.manifest["parity"]["status"] == "passed"
+    assert result.manifest["coverage"]["non_delegated_nodes"] == 0

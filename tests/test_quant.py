@@ -317,3 +317,32 @@ def test_xnnpack_int8_reshape_of_a_strided_slice_shares_one_qparams_and_loads(tm
     result = export(_StridedSubsample().eval(), (x,), target="xnnpack", quant="int8", out_dir=tmp_path, name="sub")
     assert result.manifest["parity"]["status"] == "passed"
     assert result.manifest["coverage"]["non_delegated_nodes"] == 0
+
+
+class _ClassToken(torch.nn.Module):
+    """Patch tokens with a learned class token concatenated in front (ViT/PVT), then a linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.patches, self.head = torch.nn.Conv2d(3, 8, 4, 4), torch.nn.Linear(8, 4)
+        self.token = torch.nn.Parameter(torch.randn(1, 1, 8))
+
+    def forward(self, image):
+        x = self.patches(image).flatten(2).transpose(1, 2)
+        x = torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+        return self.head(x.reshape(-1, 8))
+
+
+@pytest.mark.parametrize("keep_ops, keep_modules", [(("cat",), ()), ((), ("",))])
+def test_keep_float_reaches_the_ops_the_xnnpack_annotators_do_not_filter(keep_ops, keep_modules):
+    """executorch's cat annotator and its view propagation ignore the quantizer's filter; kept float
+    must mean float for them too, or float-back's plan is not what the artifact runs."""
+    from edge.prepare import export_program
+    from quant.pt2e import simulate
+    from quant.xnnpack import xnnpack_quantizer
+
+    x = torch.randn(1, 3, 16, 16)
+    program = export_program(_ClassToken().eval(), (x,))
+    quantized = simulate(program, xnnpack_quantizer(keep_ops, keep_modules), [torch.randn(1, 3, 16, 16)] * 2)
+    cat = next(n for n in quantized.graph.nodes if n.target == torch.ops.aten.cat.default)
+    assert not any("quantize" in str(u.target) for u in cat.users)  # its output stays float

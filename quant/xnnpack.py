@@ -80,14 +80,24 @@ def _value_preserving_ops():
         aten.expand.default,
         aten.t.default,
         aten.unflatten.int,
+        aten.pad.default,  # zero padding: 0 is exact in any int8 range (Swin's window padding)
+        aten.constant_pad_nd.default,
     )
 
 
 def _propagates(node) -> bool:
-    """Moves values without changing them (a _to_copy that changes dtype or device does not)."""
+    """Moves values without changing them (zero padding adds exact zeros; a _to_copy that changes the
+    dtype, or padding with another value, does not)."""
     import torch
 
-    if node.target in (torch.ops.aten._to_copy.default, torch.ops.aten.clone.default):
+    aten = torch.ops.aten
+    if node.target == aten.pad.default:
+        mode = node.args[2] if len(node.args) > 2 else node.kwargs.get("mode", "constant")
+        value = node.args[3] if len(node.args) > 3 else node.kwargs.get("value")
+        return mode == "constant" and not value
+    if node.target == aten.constant_pad_nd.default:
+        return not (node.args[2] if len(node.args) > 2 else node.kwargs.get("value", 0))
+    if node.target in (aten._to_copy.default, aten.clone.default):
         source = node.args[0].meta.get("val")
         out = node.meta.get("val")
         return source is not None and out is not None and source.dtype == out.dtype

@@ -303,18 +303,34 @@ class _StridedSubsample(torch.nn.Module):
             torch.nn.Linear(16, 8),
         )
 
+    def tokens(self, image):
+        return self.mix(self.patches(image).flatten(2).transpose(1, 2))
+
     def forward(self, image):
-        x = self.mix(self.patches(image).flatten(2).transpose(1, 2))
+        x = self.tokens(image)
         b, n, c = x.shape
         return self.head(x.view(b, 4, 4, c)[:, ::2, ::2].reshape(b, -1, c)).mean(1)
 
 
-def test_xnnpack_int8_reshape_of_a_strided_slice_shares_one_qparams_and_loads(tmp_path):
-    """The reshape of a strided slice traces to _to_copy + _unsafe_view, which the XNNPACK quantizer
-    does not propagate qparams through; XNNPACK's int8 reshape refuses differing qparams at load."""
+class _PaddedWindows(_StridedSubsample):
+    """Token grid zero-padded to a multiple of the window, then cut into windows (Swin)."""
+
+    def forward(self, image):
+        x = self.tokens(image)
+        b, n, c = x.shape
+        x = torch.nn.functional.pad(x.view(b, 4, 4, c), (0, 0, 0, 2, 0, 2))
+        windows = x.view(b, 2, 3, 2, 3, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, 9, c)
+        return self.head(windows).mean((0, 1))[None]
+
+
+@pytest.mark.parametrize("module", [_StridedSubsample, _PaddedWindows])
+def test_xnnpack_int8_data_movement_keeps_one_qparams_and_loads(tmp_path, module):
+    """A reshape of a strided slice traces to _to_copy + _unsafe_view, and zero padding to pad; the
+    XNNPACK quantizer propagates qparams through neither, and XNNPACK's int8 reshape and pad refuse
+    differing input and output qparams when the .pte is loaded."""
     torch.manual_seed(0)
     x = torch.randn(1, 3, 32, 32)
-    result = export(_StridedSubsample().eval(), (x,), target="xnnpack", quant="int8", out_dir=tmp_path, name="sub")
+    result = export(module().eval(), (x,), target="xnnpack", quant="int8", out_dir=tmp_path, name="movement")
     assert result.manifest["parity"]["status"] == "passed"
     assert result.manifest["coverage"]["non_delegated_nodes"] == 0
 

@@ -207,19 +207,24 @@ def verify(run: ExportRun) -> None:
     try:
         _verify(run)
     except BelowBound as failure:
-        if not _float_back(run, failure):
-            raise
+        _float_back(run, failure)
 
 
-def _float_back(run: ExportRun, failure: BelowBound) -> bool:
+def _float_back(run: ExportRun, failure: BelowBound) -> None:
+    """Verified with the plan the sensitivity analysis found, or one error naming what made int8 fail."""
     q = run.qconfig
     # the user's own plan (--max-drop) is kept as asked; Core ML's image program is fed other tensors
     if not (q.is_int8 and q.float_back and q.max_drop is None and not run.image_input):
-        return False
+        raise failure
     from quant.plan import plan_for_bound
 
     run.step(f"int8 missed its bound (cosine {failure.cosine:.4f} < {failure.bound}): finding what to keep float")
-    prepared = run.prepared
+    prepared, said = run.prepared, []
+
+    def say(message: str) -> None:
+        said.append(message)
+        run.step(message)
+
     with captured_output(run.quiet):
         found = plan_for_bound(
             run.program,
@@ -229,18 +234,27 @@ def _float_back(run: ExportRun, failure: BelowBound) -> bool:
             [run.form_input(x) for x in prepared.verify_inputs],
             prepared.eager_outputs,
             failure.bound,
-            lambda msg: run.step(msg),
+            say,
         )
+    sensitive = next((m for m in said if m.startswith("most sensitive")), "")
     if found is None:
-        return False
+        raise BelowBound(
+            f"{failure} Float-back found no plan that reaches the bound ({sensitive or 'no sensitivity measured'}).",
+            failure.cosine,
+            failure.bound,
+        ) from None
     run.qconfig, record = found
     run.planned = {**run.planned, "float_back": record}
     kept = ", ".join(record["keep_float_ops"] + record["keep_float_modules"])
     run.step(f"WARNING: int8 kept {kept} in float to reach its bound (the manifest's quant.plan.float_back)")
     run.converted = None
     convert(run)
-    _verify(run)
-    return True
+    try:
+        _verify(run)
+    except BelowBound as again:
+        raise BelowBound(
+            f"{again} Float-back kept {kept} in float and still missed ({sensitive}).", again.cosine, again.bound
+        ) from None
 
 
 def _verify(run: ExportRun) -> None:

@@ -81,6 +81,21 @@ def test_failed_verification_leaves_no_artifact(tmp_path, monkeypatch):
     assert _files(tmp_path) == []
 
 
+def test_int8_that_float_back_cannot_rescue_names_the_most_sensitive_parts(tmp_path, monkeypatch):
+    """The sensitivity analysis itself is quant.mixed's (tests/test_quant.py); here only what the error says."""
+    import quant.plan
+
+    def no_plan(*args):
+        args[-1]("most sensitive: op:conv -3.0 dB, module:stages.0 9.0 dB")
+        return None
+
+    monkeypatch.setitem(common.compare.COSINE_BOUNDS, "int8", 1.5)  # unreachable
+    monkeypatch.setattr(quant.plan, "plan_for_bound", no_plan)
+    with pytest.raises(ExportError, match="failed verification.*Float-back found no plan.*most sensitive: "):
+        export("fasternet_t0", target="onnx", quant="int8", input_size=SIZE, out_dir=tmp_path)
+    assert _files(tmp_path) == []
+
+
 @pytest.mark.parametrize("target", ["xnnpack", "onnx"])
 def test_interrupt_midway_leaves_nothing_under_a_final_name(tmp_path, monkeypatch, target):
     """Ctrl-C after the converter has written its file: the temporary is removed, nothing is final."""

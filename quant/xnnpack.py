@@ -106,12 +106,17 @@ def _propagates(node) -> bool:
 
 def _share_through_data_movement(model, may_quantize, key):
     """Give value-preserving ops their input's qparams, in graph order so chains carry them."""
+    # executorch's own sharing ops too: its propagation ran before ours, so a slice of a _to_copy
+    # (torch.split after a reshape) was left out
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer_utils import _is_share_obs_or_fq_op
     from torch.fx import Node
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
 
     ops = _value_preserving_ops()
     for node in model.graph.nodes:
-        if node.op != "call_function" or node.target not in ops or key in node.meta or not may_quantize(node):
+        if node.op != "call_function" or key in node.meta or not may_quantize(node):
+            continue
+        if node.target not in ops and not _is_share_obs_or_fq_op(node.target):
             continue
         source = node.args[0]
         if not isinstance(source, Node) or not _propagates(node):

@@ -323,11 +323,21 @@ class _PaddedWindows(_StridedSubsample):
         return self.head(windows).mean((0, 1))[None]
 
 
+class _SplitAfterReshape(_StridedSubsample):
+    """Channels split after a reshape of permuted features (FocalNet's query / context / gates)."""
+
+    def forward(self, image):
+        x = self.patches(image).permute(0, 2, 3, 1).contiguous().reshape(1, 16, 16)
+        query, gate = x.split(8, dim=-1)
+        return self.head(torch.cat([query * gate, gate], -1)).mean(1)
+
+
 @pytest.mark.parametrize("module", [_StridedSubsample, _PaddedWindows])
 def test_xnnpack_int8_data_movement_keeps_one_qparams_and_loads(tmp_path, module):
     """A reshape of a strided slice traces to _to_copy + _unsafe_view, and zero padding to pad; the
-    XNNPACK quantizer propagates qparams through neither, and XNNPACK's int8 reshape and pad refuse
-    differing input and output qparams when the .pte is loaded."""
+    XNNPACK quantizer propagates qparams through neither (nor through the slices of a split after
+    them), and XNNPACK's int8 reshape and pad refuse differing input and output qparams when the .pte
+    is loaded."""
     torch.manual_seed(0)
     x = torch.randn(1, 3, 32, 32)
     result = export(module().eval(), (x,), target="xnnpack", quant="int8", out_dir=tmp_path, name="movement")
@@ -362,3 +372,25 @@ def test_keep_float_reaches_the_ops_the_xnnpack_annotators_do_not_filter(keep_op
     quantized = simulate(program, xnnpack_quantizer(keep_ops, keep_modules), [torch.randn(1, 3, 16, 16)] * 2)
     cat = next(n for n in quantized.graph.nodes if n.target == torch.ops.aten.cat.default)
     assert not any("quantize" in str(u.target) for u in cat.users)  # its output stays float
+
+
+def test_xnnpack_int8_slices_of_a_split_keep_their_sources_qparams():
+    """XNNPACK's int8 slice takes differing input and output qparams and misreads the values (FocalNet's
+    split after a reshape: cosine 0.26 to eager); every slice must carry its source's qparams."""
+    from edge.lowering import apply_lowerings
+    from edge.prepare import export_program
+    from edge.targets import TARGETS
+    from quant.pt2e import simulate
+    from quant.xnnpack import xnnpack_quantizer
+
+    x = torch.randn(1, 3, 32, 32)
+    program, _ = apply_lowerings(export_program(_SplitAfterReshape().eval(), (x,)), TARGETS["xnnpack"])
+    quantized = simulate(program, xnnpack_quantizer(), [torch.randn(1, 3, 32, 32) for _ in range(4)])
+    slices = [n for n in quantized.graph.nodes if n.target == torch.ops.aten.slice.Tensor]
+    pairs = [
+        (tuple(s.args[0].args[1:3]), tuple(q.args[1:3]))
+        for s in slices
+        for q in s.users
+        if "dequantize" in str(s.args[0].target) and str(q.target).endswith("quantize_per_tensor.default")
+    ]
+    assert len(pairs) == 2 and all(source == out for source, out in pairs)

@@ -66,8 +66,13 @@ def cell(model: str, target: str, quant: str, folder: Path) -> dict:
         "non_delegated_ops": [o["op"] for o in coverage.get("non_delegated_ops", [])],
         "max_rank": coverage.get("max_tensor_rank"),
         "seconds": result.seconds,
-        "plan": m["quant"].get("plan", {}).get("float_islands"),
+        "float_back": _kept_float(m["quant"].get("plan", {}).get("float_back")),
     }
+
+
+def _kept_float(record: dict | None) -> list[str] | None:
+    """What an int8 export's float-back put back in float (None: the default plan passed)."""
+    return None if not record else record["keep_float_ops"] + record["keep_float_modules"]
 
 
 def latency(model: str) -> dict:
@@ -101,6 +106,8 @@ def describe(c: dict) -> str:
         )
     if c["max_rank"] is not None:
         extra.append(f"rank {c['max_rank']}")
+    if c.get("float_back"):
+        extra.append(f"float-back: {', '.join(c['float_back'])[:60]}")
     return f"{parity}; {'; '.join(extra) + '; ' if extra else ''}{c['seconds']:.0f} s"
 
 

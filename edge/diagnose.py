@@ -132,8 +132,12 @@ def advice(where: dict | None, backend: str | None, message: str) -> str:
     )
 
 
+_TERMINAL_COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # torch.onnx colours its messages
+
+
 def first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    text = _TERMINAL_COLOUR.sub("", str(exc)).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
 
 
 def _backend_of(exc: BaseException) -> str | None:

@@ -22,6 +22,7 @@ from typing import Any
 from common.errors import EdgeError, ExportError
 from common.quiet import captured_output
 from edge.app_io import app_description
+from edge.diagnose import first_line
 from edge.export_manifest import build_manifest, quant_record
 from edge.int8_speed import int8_speed
 from edge.lowering import apply_lowerings
@@ -194,10 +195,7 @@ def convert(run: ExportRun) -> None:
     except (EdgeError, KeyboardInterrupt):
         raise
     except Exception as e:  # converters raise anything; name the target and the converter's reason
-        raise ExportError(
-            f"{run.target.name} conversion of {prepared.name} failed: "
-            f"{(str(e).strip().splitlines() or [type(e).__name__])[0][:300]}"
-        ) from e
+        raise ExportError(f"{run.target.name} conversion of {prepared.name} failed: {first_line(e)}") from e
     run.outcome.fallbacks = run.applied + run.outcome.fallbacks
     run.temporaries += list(run.outcome.extra_files.values())
 

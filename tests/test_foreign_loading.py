@@ -215,3 +215,10 @@ def test_a_raw_lowering_failure_names_backend_op_module_and_source(monkeypatch, 
     for part in ("xnnpack", "aten.softmax", "ValueError: Cannot view a tensor", "test_foreign_loading.py:"):
         assert part in message, message
     assert not any(tmp_path.iterdir())
+
+
+def test_a_converters_terminal_colours_do_not_reach_the_error_line():
+    from edge.diagnose import first_line
+
+    coloured = RuntimeError("Failed to decompose. \x1b[96mThis is step 2/3\x1b[0m of exporting\nTraceback ...")
+    assert first_line(coloured) == "Failed to decompose. This is step 2/3 of exporting"

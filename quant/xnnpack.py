@@ -30,7 +30,7 @@ def xnnpack_quantizer(keep_ops=(), keep_modules=(), observer: str = "minmax"):
     may_quantize = keep_float_filter(keep_ops, keep_modules)
     quantizer = XNNPACKQuantizer().set_global(config)
     quantizer.set_filter_function(may_quantize)
-    return _with_sigmoid_tables(quantizer, config.input_activation, may_quantize)
+    return _with_edge_passes(quantizer, config.input_activation, may_quantize)
 
 
 def _drop_filtered_annotations(model, may_quantize, key):
@@ -128,9 +128,11 @@ def _share_through_data_movement(model, may_quantize, key):
         node.meta[key] = QuantizationAnnotation(input_qspec_map={source: shared}, output_qspec=shared, _annotated=True)
 
 
-def _with_sigmoid_tables(inner, activation_spec, may_quantize):
-    """The XNNPACK quantizer, plus sigmoids annotated with their fixed output range when every reader
-    is already int8 (the SiLU multiply): XNNPACK then runs the sigmoid as an int8 table."""
+def _with_edge_passes(inner, activation_spec, may_quantize):
+    """The XNNPACK quantizer, then edge's passes over its annotations: the keep-float filter applied
+    to every annotation, qparams shared through value-preserving ops, and sigmoids annotated with
+    their fixed output range when every reader is already int8 (the SiLU multiply): XNNPACK then runs
+    the sigmoid as an int8 table."""
     import torch
     from torchao.quantization.pt2e.quantizer import FixedQParamsQuantizationSpec, QuantizationAnnotation, Quantizer
 
@@ -144,7 +146,7 @@ def _with_sigmoid_tables(inner, activation_spec, may_quantize):
     )
     key = "quantization_annotation"
 
-    class XNNPACKQuantizerWithSigmoid(Quantizer):
+    class XNNPACKQuantizerWithEdgePasses(Quantizer):
         def annotate(self, model):
             model = inner.annotate(model)
             _drop_filtered_annotations(model, may_quantize, key)
@@ -170,4 +172,4 @@ def _with_sigmoid_tables(inner, activation_spec, may_quantize):
         def validate(self, model):
             return inner.validate(model)
 
-    return XNNPACKQuantizerWithSigmoid()
+    return XNNPACKQuantizerWithEdgePasses()

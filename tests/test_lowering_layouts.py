@@ -125,6 +125,7 @@ OTHER_CASES = {  # lowerings of the other backends (rank-4 limits, ONNX, Core ML
     ("litert", aten.select.int): ((x6, 3, 1),),
     ("onnx", aten.slice_scatter.default): ((x4, torch.randn(2, 2, 8, 10), 1, 1, 3),),
     ("onnx", aten.clone.default): ((x4,),),
+    ("onnx", aten.scaled_dot_product_attention.default): ((x4, torch.randn(2, 6, 8, 10), torch.randn(2, 6, 8, 10)),),
     ("xnnpack", aten.max.dim): ((x6, 3, True),),
     ("xnnpack", aten.amax.default): ((x6, [2, 4]),),
     ("xnnpack", aten.slice_scatter.default): ((x4, torch.randn(2, 2, 8, 10), 1, 1, 3),),
@@ -173,3 +174,37 @@ def test_xnnpack_norm_epsilon_is_a_normal_number_of_its_dtype(norm, dtype):
         if isinstance(a, float)
     ]
     assert eps == [max(1e-5, torch.finfo(dtype).tiny)]
+
+
+class ViewAfterBiasedAttention(torch.nn.Module):
+    """Swin's form: SDPA with a relative-position bias read from a permuted table as its mask, then a
+    transpose and reshape of its output, which torch.export records as a view (valid for the strides
+    the export's SDPA kernel gives a transposed query)."""
+
+    def __init__(self, dim=32, heads=2, tokens=16):
+        super().__init__()
+        self.q, self.k, self.v = (torch.nn.Linear(dim, dim) for _ in range(3))
+        self.table, self.heads = torch.nn.Parameter(torch.randn(tokens, tokens, heads)), heads
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        tokens = x.flatten(2).transpose(1, 2)
+        shape = (b, h * w, self.heads, c // self.heads)
+        q, k, v = (p(tokens).view(shape).transpose(1, 2) for p in (self.q, self.k, self.v))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=self.table.permute(2, 0, 1).unsqueeze(0), scale=0.3)
+        return out.transpose(1, 2).reshape(b, h * w, c).mean(1)
+
+
+@pytest.mark.parametrize("model", [ViewAfterAttention(16), ViewAfterBiasedAttention(16)], ids=["plain", "biased"])
+def test_onnx_conversion_of_a_view_after_attention_runs_as_eager(model):
+    """torch.onnx re-runs SDPA with other output strides than torch.export recorded (Swin failed there)."""
+    import onnxruntime as ort
+
+    from edge.targets.onnx.exporter import to_onnx
+
+    model, x = model.eval(), torch.randn(1, 16, 4, 4)
+    program, _ = apply_lowerings(export_program(model, (x,)), TARGETS["onnx"])
+    proto, _, _ = to_onnx(program, (x,))
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        assert close(torch.from_numpy(session.run(None, {"input": x.numpy()})[0]), model(x))

@@ -217,12 +217,7 @@ def _float_back(run: ExportRun, failure: BelowBound) -> None:
     from quant.plan import plan_for_bound
 
     run.step(f"int8 missed its bound (cosine {failure.cosine:.4f} < {failure.bound}): finding what to keep float")
-    prepared, said = run.prepared, []
-
-    def say(message: str) -> None:
-        said.append(message)
-        run.step(message)
-
+    prepared = run.prepared
     with captured_output(run.quiet):
         found = plan_for_bound(
             run.program,
@@ -232,16 +227,15 @@ def _float_back(run: ExportRun, failure: BelowBound) -> None:
             [run.form_input(x) for x in prepared.verify_inputs],
             prepared.eager_outputs,
             failure.bound,
-            say,
+            run.step,
         )
-    sensitive = next((m for m in said if m.startswith("most sensitive")), "")
-    if found is None:
+    if found.qconfig is None:
         raise BelowBound(
-            f"{failure} Float-back found no plan that reaches the bound ({sensitive or 'no sensitivity measured'}).",
+            f"{failure} Float-back found no plan that reaches the bound ({found.sensitive}).",
             failure.cosine,
             failure.bound,
         ) from None
-    run.qconfig, record = found
+    run.qconfig, record = found.qconfig, found.record
     run.planned = {**run.planned, "float_back": record}
     kept = ", ".join(record["keep_float_ops"] + record["keep_float_modules"])
     run.step(f"WARNING: int8 kept {kept} in float to reach its bound (the manifest's quant.plan.float_back)")
@@ -251,7 +245,7 @@ def _float_back(run: ExportRun, failure: BelowBound) -> None:
         _verify(run)
     except BelowBound as again:
         raise BelowBound(
-            f"{again} Float-back kept {kept} in float and still missed ({sensitive}).", again.cosine, again.bound
+            f"{again} Float-back kept {kept} in float and still missed ({found.sensitive}).", again.cosine, again.bound
         ) from None
 
 

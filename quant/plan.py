@@ -109,6 +109,16 @@ def plan_mixed_precision(
     return new, record
 
 
+@dataclasses.dataclass(frozen=True)
+class FloatBack:
+    """What the float-back search found: the most sensitive parts (quant.mixed.summary's line), and the
+    config and manifest record of the plan that reaches the bound, when there is one."""
+
+    sensitive: str
+    qconfig: QuantConfig | None = None
+    record: dict = dataclasses.field(default_factory=dict)
+
+
 def plan_for_bound(
     program,
     quantizer: str,
@@ -118,10 +128,10 @@ def plan_for_bound(
     fp32_probes: list[torch.Tensor],
     bound: float,
     say=lambda msg: None,
-) -> tuple[QuantConfig, dict] | None:
+) -> FloatBack:
     """The int8 artifact missed its cosine bound: the most sensitive parts back to float until the
     reference int8 model reaches `bound` (plus a margin for the backend's own rounding) on the inputs
-    verification judges. Returns None when even that does not get there."""
+    verification judges. Without a plan (even that does not get there) its qconfig is None."""
     from quant.mixed import Reference, plan_for_cosine, sensitivity, summary
 
     target = bound + (1 - bound) * COSINE_MARGIN
@@ -129,15 +139,15 @@ def plan_for_bound(
     fp32 = torch.cat([y.reshape(1, -1) for y in fp32_probes])
     ref = Reference.build(reference, list(probes), fp32, None, list(probes), fp32)
     rows = sensitivity(ref)
-    say(summary(rows))
+    sensitive = summary(rows)
+    say(sensitive)
     plan = plan_for_cosine(ref, target, rows)
     if not plan["within_budget"] or not (plan["keep_float_ops"] or plan["keep_float_modules"]):
-        return None
-    new = _with_floats(qconfig, plan)
+        return FloatBack(sensitive)
     record = {
         "decided_by": f"the default plan missed the int8 bound {bound}: sensitivity analysis, greedy "
         f"float-back until the reference int8 model reaches cosine {target:.4f} on the verification inputs",
         "sensitivity_quantizer": _quantizer_note(quantizer),
         **{k: plan[k] for k in ("keep_float_ops", "keep_float_modules", "worst_cosine", "steps", "block_depth")},
     }
-    return new, record
+    return FloatBack(sensitive, _with_floats(qconfig, plan), record)

@@ -122,6 +122,7 @@ OTHER_CASES = {  # lowerings of the other backends (rank-4 limits, ONNX, Core ML
     ("coreml", aten.permute.default): ((x6, [5, 1, 0, 3, 2, 4]),),
     ("litert", aten.transpose.int): ((x6, 1, 4),),
     ("coreml", aten.unbind.int): ((x6, 2),),
+    ("coreml", aten.group_norm.default): ((x4, 3, torch.rand(6), torch.rand(6), 1e-5),),
     ("litert", aten.select.int): ((x6, 3, 1),),
     ("onnx", aten.slice_scatter.default): ((x4, torch.randn(2, 2, 8, 10), 1, 1, 3),),
     ("onnx", aten.clone.default): ((x4,),),

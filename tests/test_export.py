@@ -161,6 +161,8 @@ def test_passed_module_is_not_modified(tmp_path):
 @pytest.mark.parametrize("groups", [1, 4])
 def test_group_norm_stays_within_rank_4_on_core_ml(tmp_path, groups):
     """coremltools writes group_norm through a 5-D reshape (MobileViTV2 and PoolFormer reached rank 5)."""
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, 2, 1), torch.nn.GroupNorm(groups, 8), torch.nn.Flatten()).eval()
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, 2, 1), torch.nn.GroupNorm(groups, 8), torch.nn.Flatten()
+    ).eval()
     result = export(model, torch.randn(1, 3, SIZE, SIZE), target="coreml", out_dir=tmp_path, name="gn")
     assert result.manifest["coverage"]["max_tensor_rank"] <= 4

@@ -40,7 +40,7 @@ class Lowering:
 _LOWERINGS: dict[tuple[torch._ops.OpOverload, str], Lowering] = {}
 # modules whose import registers the lowerings every backend may get (each Target names its own
 # modules: Target.lowering_modules); imported lazily so `import edge` stays light
-_SHARED_PROVIDERS = ("edge.ops.lowerings", "edge.ops.rank_limits")
+_SHARED_PROVIDERS = ("edge.ops.lowerings", "edge.ops.rank_limits", "edge.ops.rank_folding")
 # backend -> a pass over the whole lowered program (folding what lowerings computed from constants)
 _FINISHERS: dict[str, Callable] = {}
 

@@ -166,3 +166,30 @@ def test_group_norm_stays_within_rank_4_on_core_ml(tmp_path, groups):
     ).eval()
     result = export(model, torch.randn(1, 3, SIZE, SIZE), target="coreml", out_dir=tmp_path, name="gn")
     assert result.manifest["coverage"]["max_tensor_rank"] <= 4
+
+
+class HighRankAttention(torch.nn.Module):
+    """Rank 5 and 6 arithmetic as foreign attention writes it: SwinV2 adds its window mask to a
+    (batch, windows, heads, n, n) view of the scores, Hiera max-pools a 6-D query view and multiplies
+    5-D tensors (SwinV2 and Hiera kept rank 5/6 on LiteRT and Core ML)."""
+
+    def __init__(self, dim=8, heads=2):
+        super().__init__()
+        self.embed, self.qkv, self.heads = torch.nn.Conv2d(3, dim, 8, 8), torch.nn.Linear(dim, 3 * dim), heads
+        self.register_buffer("mask", torch.randn(4, 4, 4))  # (windows, n, n)
+
+    def forward(self, x):
+        t = self.embed(x).flatten(2).transpose(1, 2)  # (1, 16, dim): 4 windows of 4 tokens
+        b, n, c = t.shape
+        q, k, v = self.qkv(t).reshape(b, 4, 4, 3, self.heads, c // self.heads).permute(3, 0, 1, 4, 2, 5).unbind(0)
+        scores = q @ k.transpose(-1, -2) + self.mask.unsqueeze(1).unsqueeze(0)  # (1, 4, heads, 4, 4)
+        pooled = q.reshape(b, 4, self.heads, 2, 2, c // self.heads).max(dim=3).values  # 6-D max
+        return torch.cat([(scores.softmax(-1) @ v).flatten(1), (pooled * 0.5).flatten(1)], dim=1)
+
+
+@pytest.mark.parametrize("target", ["litert", "coreml"])
+def test_rank_5_and_6_arithmetic_runs_within_rank_4(tmp_path, target):
+    x = torch.randn(1, 3, 32, 32)
+    result = export(HighRankAttention().eval(), x, target=target, out_dir=tmp_path, name="high_rank")
+    assert result.manifest["coverage"]["max_tensor_rank"] <= 4
+    assert result.manifest["parity"]["status"] == ("not_run" if target == "coreml" else "passed")

@@ -117,6 +117,7 @@ def test_view_after_a_lowered_op_still_means_the_same(backend):
 
 
 x6 = torch.randn(2, 3, 4, 2, 5, 3)
+x5 = torch.randn(2, 3, 4, 5, 6)
 OTHER_CASES = {  # lowerings of the other backends (rank-4 limits, ONNX, Core ML) and of the custom ops
     ("litert", aten.permute.default): ((x6, [0, 3, 1, 4, 2, 5]),),
     ("coreml", aten.permute.default): ((x6, [5, 1, 0, 3, 2, 4]),),
@@ -124,6 +125,12 @@ OTHER_CASES = {  # lowerings of the other backends (rank-4 limits, ONNX, Core ML
     ("coreml", aten.unbind.int): ((x6, 2),),
     ("coreml", aten.group_norm.default): ((x4, 3, torch.rand(6), torch.rand(6), 1e-5),),
     ("litert", aten.select.int): ((x6, 3, 1),),
+    ("litert", aten.add.Tensor): ((x5, torch.randn(1, 3, 1, 5, 6)),),
+    ("coreml", aten.mul.Tensor): ((x5, 0.5),),
+    ("coreml", aten.sub.Tensor): ((x5, torch.randn(5, 6)),),
+    ("litert", aten.matmul.default): ((x5, torch.randn(2, 3, 4, 6, 7)),),
+    ("coreml", aten.softmax.int): ((x5, 3),),
+    ("litert", aten.max.dim): ((x6, 3),),
     ("onnx", aten.slice_scatter.default): ((x4, torch.randn(2, 2, 8, 10), 1, 1, 3),),
     ("onnx", aten.clone.default): ((x4,),),
     ("onnx", aten.scaled_dot_product_attention.default): ((x4, torch.randn(2, 6, 8, 10), torch.randn(2, 6, 8, 10)),),

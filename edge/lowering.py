@@ -142,3 +142,13 @@ def views_as_reshapes(program: torch.export.ExportedProgram) -> torch.export.Exp
             node.target = torch.ops.aten.reshape.default
     program.graph_module.recompile()
     return program
+
+
+def per_channel_affine(y: torch.Tensor, weight=None, bias=None) -> torch.Tensor:
+    """A norm's optional weight and bias over dim 1 (channels), as the backends' norm lowerings apply it."""
+    per_channel = [1, y.shape[1]] + [1] * (y.dim() - 2)
+    if weight is not None:
+        y = y * weight.reshape(per_channel)
+    if bias is not None:
+        y = y + bias.reshape(per_channel)
+    return y

@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from edge.lowering import lowering
+from edge.lowering import lowering, per_channel_affine
 
 aten = torch.ops.aten
 
@@ -30,14 +30,9 @@ def local_attention__coreml(q, k, v, scale=None):
 def group_norm__coreml(x, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
     """coremltools writes group_norm through a 5-D (N, G, C/G, H, W) reshape, above the rank 4 the
     Neural Engine takes (MobileViTV2, PoolFormer): the same statistics over (N, G, C/G*H*W) rows."""
-    n, c = x.shape[0], x.shape[1]
+    n = x.shape[0]
     rows = x.reshape(n, num_groups, -1)
     centered = rows - rows.mean(dim=-1, keepdim=True)
     var = (centered * centered).mean(dim=-1, keepdim=True)
     y = (centered * torch.rsqrt(var + eps)).reshape(x.shape)
-    per_channel = [1, c] + [1] * (x.dim() - 2)
-    if weight is not None:
-        y = y * weight.reshape(per_channel)
-    if bias is not None:
-        y = y + bias.reshape(per_channel)
-    return y
+    return per_channel_affine(y, weight, bias)

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from edge.lowering import lowering
+from edge.lowering import lowering, per_channel_affine
 from edge.targets.xnnpack.lowerings import _row_mean, mean_dim__xnnpack, normal_eps
 
 aten = torch.ops.aten
@@ -24,17 +24,12 @@ BACKEND = "xnnpack"
 def group_norm__xnnpack(x, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
     """XNNPACK has no group norm (GroupNorm(1, C) is a LayerNorm over C, H, W in PoolFormer and
     MobileViTV2): its two means become products of the group rows with a constant 1/K column."""
-    n, c = x.shape[0], x.shape[1]
+    n = x.shape[0]
     rows = x.reshape(n * num_groups, -1)
     centered = rows - _row_mean(rows)
     var = _row_mean(centered * centered)
     y = (centered * torch.rsqrt(var + normal_eps(eps, x.dtype))).reshape(x.shape)
-    per_channel = [1, c] + [1] * (x.dim() - 2)
-    if weight is not None:
-        y = y * weight.reshape(per_channel)
-    if bias is not None:
-        y = y + bias.reshape(per_channel)
-    return y
+    return per_channel_affine(y, weight, bias)
 
 
 # aten::sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from edge.implicit_broadcast import drop_implicit_expands
+
 if TYPE_CHECKING:
     from edge.targets.base import Target
 
@@ -103,6 +105,8 @@ def apply_lowerings(
     if any(getattr(getattr(op, "_schema", None), "is_mutable", False) for op in count_ops(program)):
         # in-place ops (x[:, :c] = ...) become functional ones (slice_scatter) that lowerings can match
         program = program.run_decompositions({})
+    if enabled:
+        program = drop_implicit_expands(program)
     present = count_ops(program)
     if any(present.get(op) for op in table):
         program = views_as_reshapes(program)

@@ -17,9 +17,7 @@ import torch
 aten = torch.ops.aten
 
 # every spelling of a broadcasting copy an exported graph may hold before or after decomposition
-EXPANDS = frozenset(
-    {aten.expand.default, aten.expand_as.default, aten.expand_copy.default, aten.broadcast_to.default}
-)
+EXPANDS = frozenset({aten.expand.default, aten.expand_as.default, aten.expand_copy.default, aten.broadcast_to.default})
 
 # elementwise ops whose tensor operands broadcast against each other (numpy rules)
 BROADCASTING_OPS = frozenset(

@@ -43,8 +43,9 @@ _LOWERINGS: dict[tuple[torch._ops.OpOverload, str], Lowering] = {}
 # modules whose import registers the lowerings every backend may get (each Target names its own
 # modules: Target.lowering_modules); imported lazily so `import edge` stays light
 _SHARED_PROVIDERS = ("edge.ops.lowerings", "edge.ops.rank_limits", "edge.ops.rank_folding")
-# backend -> a pass over the whole lowered program (folding what lowerings computed from constants)
-_FINISHERS: dict[str, Callable] = {}
+# backend -> the passes over the whole lowered program, in registration order (folding what lowerings
+# computed from constants, collapsing reshape chains)
+_FINISHERS: dict[str, list[Callable]] = {}
 
 
 def lowering(op: torch._ops.OpOverload, backend: str = ANY_BACKEND):
@@ -65,11 +66,15 @@ def lowering(op: torch._ops.OpOverload, backend: str = ANY_BACKEND):
 
 
 def finisher(backend: str):
-    """Register the pass run once on the whole program after a backend's lowerings. It may edit the
-    program in place (apply_lowerings hands it one that no other target shares) and returns it."""
+    """Register a pass run once on the whole program after a backend's lowerings, after the passes
+    registered before it. It may edit the program in place (apply_lowerings hands it one that no other
+    target shares) and returns it."""
 
     def register(fn: Callable) -> Callable:
-        _FINISHERS[backend] = fn
+        passes = _FINISHERS.setdefault(backend, [])
+        if fn in passes:
+            raise ValueError(f"finisher {fn.__name__} is already registered for {backend}.")
+        passes.append(fn)
         return fn
 
     return register
@@ -119,7 +124,9 @@ def apply_lowerings(
     if enabled and target.name in _FINISHERS:  # also on an unlowered program, which other targets share:
         # a finisher edits the program in place, so it gets one of its own (a copy costs a tenth of a second,
         # re-tracing one as run_decompositions({}) does cost seconds)
-        lowered = _FINISHERS[target.name](lowered if lowered is not given else copy.deepcopy(lowered))
+        lowered = lowered if lowered is not given else copy.deepcopy(lowered)
+        for finish in _FINISHERS[target.name]:
+            lowered = finish(lowered)
     applied = [
         {"op": str(op), "lowering": low.name, "backend": low.backend, "nodes": present[op], "why": low.why}
         for op, low in table.items()

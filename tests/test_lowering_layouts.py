@@ -83,13 +83,22 @@ def test_xnnpack_lowering_equals_op_for_any_layout(op, layout):
     assert len(got) == len(want) and all(close(g, w) for g, w in zip(got, want))
 
 
+FOLDS = {  # (cols' source image, output size, kernel, dilation, padding, stride)
+    "overlapping": ((2, 4, 8, 12), [8, 12], [3, 2], [1, 1], [1, 0], [2, 1]),
+    "tiling": ((2, 4, 8, 12), [8, 12], [2, 3], [1, 1], [0, 0], [2, 3]),  # MobileViTV2's patches
+}
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_col2im_lowering_equals_fold_for_any_layout(layout):
-    cols = F.unfold(torch.randn(2, 4, 8, 12), (3, 2), padding=(1, 0), stride=(2, 1))
-    got = lowerings_for(TARGETS["xnnpack"])[aten.col2im.default].fn(
-        laid_out(cols, layout), [8, 12], [3, 2], [1, 1], [1, 0], [2, 1]
+@pytest.mark.parametrize("fold", list(FOLDS))
+@pytest.mark.parametrize("backend", ["xnnpack", "litert"])
+def test_col2im_lowering_equals_fold_for_any_layout(backend, fold, layout):
+    image, size, kernel, dilation, padding, stride = FOLDS[fold]
+    cols = F.unfold(torch.randn(image), kernel, dilation, padding, stride)
+    got = lowerings_for(TARGETS[backend])[aten.col2im.default].fn(
+        laid_out(cols, layout), size, kernel, dilation, padding, stride
     )
-    assert close(got, F.fold(cols, (8, 12), (3, 2), padding=(1, 0), stride=(2, 1)))
+    assert close(got, F.fold(cols, size, kernel, dilation, padding, stride))
 
 
 class ViewAfterAttention(torch.nn.Module):
@@ -131,6 +140,7 @@ OTHER_CASES = {  # lowerings of the other backends (rank-4 limits, ONNX, Core ML
     ("litert", aten.matmul.default): ((x5, torch.randn(2, 3, 4, 6, 7)),),
     ("coreml", aten.softmax.int): ((x5, 3),),
     ("litert", aten.max.dim): ((x6, 3),),
+    ("litert", aten.im2col.default): ((x4, [3, 2], [1, 1], [1, 0], [2, 1]),),
     ("onnx", aten.slice_scatter.default): ((x4, torch.randn(2, 2, 8, 10), 1, 1, 3),),
     ("onnx", aten.clone.default): ((x4,),),
     ("onnx", aten.scaled_dot_product_attention.default): ((x4, torch.randn(2, 6, 8, 10), torch.randn(2, 6, 8, 10)),),

@@ -12,6 +12,7 @@ import math
 import torch
 
 from edge.lowering import lowering, per_channel_affine
+from edge.targets.patches import col2im_as_conv_transpose, im2col_as_conv
 from edge.targets.xnnpack.lowerings import _row_mean, mean_dim__xnnpack, normal_eps
 
 aten = torch.ops.aten
@@ -53,29 +54,12 @@ def linalg_vector_norm__xnnpack(x, ord=2, dim=None, keepdim=False, dtype=None):
     return torch.sqrt(sum_dim__xnnpack(x * x, dim, keepdim, dtype))
 
 
-def _one_hot_patch_kernel(channels: int, kh: int, kw: int, dtype) -> torch.Tensor:
-    """(C*kh*kw, 1, kh, kw): output channel c*kh*kw + j of a groups=C conv picks tap j of channel c,
-    the order im2col lays its rows out in."""
-    taps = kh * kw
-    eye = torch.eye(taps, dtype=dtype).reshape(taps, 1, kh, kw)
-    return torch.cat([eye] * channels, dim=0) if channels > 1 else eye
-
-
 # aten::im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor
 @lowering(aten.im2col.default, BACKEND)
 def im2col__xnnpack(x, kernel_size, dilation, padding, stride):
     """XNNPACK has no im2col (F.unfold, MobileViTV2's patch unfolding): a grouped convolution with a
     constant one-hot kernel gathers the same taps, for any stride, padding and dilation."""
-    batched = x.dim() == 4
-    x4 = x if batched else x.unsqueeze(0)
-    n, c = x4.shape[0], x4.shape[1]
-    kh, kw = kernel_size
-    weight = _one_hot_patch_kernel(c, kh, kw, x.dtype)
-    cols = torch.nn.functional.conv2d(
-        x4, weight, stride=tuple(stride), padding=tuple(padding), dilation=tuple(dilation), groups=c
-    )
-    out = cols.reshape(n, c * kh * kw, -1)
-    return out if batched else out.squeeze(0)
+    return im2col_as_conv(x, kernel_size, dilation, padding, stride)
 
 
 # aten::col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding,
@@ -84,29 +68,7 @@ def im2col__xnnpack(x, kernel_size, dilation, padding, stride):
 def col2im__xnnpack(x, output_size, kernel_size, dilation, padding, stride):
     """XNNPACK has no col2im (F.fold, MobileViTV2's patch folding): a grouped transposed convolution
     with the one-hot kernel puts each tap back and sums overlaps, as fold does."""
-    batched = x.dim() == 3
-    x3 = x if batched else x.unsqueeze(0)
-    n, ck, _ = x3.shape
-    kh, kw = kernel_size
-    c = ck // (kh * kw)
-    out_hw = []
-    for i in range(2):
-        span = dilation[i] * (kernel_size[i] - 1) + 1
-        out_hw.append((output_size[i] + 2 * padding[i] - span) // stride[i] + 1)
-    cols = x3.reshape(n, ck, out_hw[0], out_hw[1])
-    weight = _one_hot_patch_kernel(c, kh, kw, x.dtype)
-    natural = [(out_hw[i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel_size[i] - 1) + 1 for i in range(2)]
-    extra = tuple(output_size[i] - natural[i] for i in range(2))
-    y = torch.nn.functional.conv_transpose2d(
-        cols,
-        weight,
-        stride=tuple(stride),
-        padding=tuple(padding),
-        output_padding=extra,
-        groups=c,
-        dilation=tuple(dilation),
-    )
-    return y if batched else y.squeeze(0)
+    return col2im_as_conv_transpose(x, output_size, kernel_size, dilation, padding, stride)
 
 
 def _max_over(x: torch.Tensor, d: int) -> tuple[torch.Tensor, torch.Tensor]:
